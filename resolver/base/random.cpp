@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "resolver/base/random.h"
+
+#include <sys/random.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+namespace steadfast {
+
+void secureRandomBytes(std::span<uint8_t> out) noexcept {
+  size_t done = 0;
+  while (done < out.size()) {
+    ssize_t n = getrandom(out.data() + done, out.size() - done, 0);
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      std::fputs("steadfast: getrandom failed; refusing to run with predictable IDs\n", stderr);
+      std::abort();
+    }
+    done += static_cast<size_t>(n);
+  }
+}
+
+void SecureRandom::take(void* out, size_t n) noexcept {
+  if (pos_ + n > kBufSize) {
+    secureRandomBytes(std::span<uint8_t>(buf_, kBufSize));
+    pos_ = 0;
+  }
+  std::memcpy(out, buf_ + pos_, n);
+  // Wipe what was handed out so a later memory disclosure cannot reveal past IDs.
+  std::memset(buf_ + pos_, 0, n);
+  pos_ += n;
+}
+
+uint16_t SecureRandom::next16() noexcept {
+  uint16_t v = 0;
+  take(&v, sizeof v);
+  return v;
+}
+
+uint32_t SecureRandom::next32() noexcept {
+  uint32_t v = 0;
+  take(&v, sizeof v);
+  return v;
+}
+
+uint64_t SecureRandom::next64() noexcept {
+  uint64_t v = 0;
+  take(&v, sizeof v);
+  return v;
+}
+
+uint32_t SecureRandom::uniform(uint32_t bound) noexcept {
+  // Lemire's nearly divisionless method with rejection: unbiased.
+  uint64_t m = uint64_t{next32()} * bound;
+  auto low = static_cast<uint32_t>(m);
+  if (low < bound) {
+    uint32_t threshold = (0U - bound) % bound;
+    while (low < threshold) {
+      m = uint64_t{next32()} * bound;
+      low = static_cast<uint32_t>(m);
+    }
+  }
+  return static_cast<uint32_t>(m >> 32U);
+}
+
+SecureRandom& threadRandom() noexcept {
+  thread_local SecureRandom rng;
+  return rng;
+}
+
+}  // namespace steadfast
