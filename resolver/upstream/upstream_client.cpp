@@ -1,0 +1,348 @@
+// SPDX-License-Identifier: Apache-2.0
+// Attempt life cycle: Udp (poll on a connected socket) -> [TC] -> Tcp (connect, write, read)
+// -> report -> closing (handles closed, freed when their close callbacks have run).
+#include "resolver/upstream/upstream_client.h"
+
+#include <sys/socket.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include "resolver/base/random.h"
+#include "resolver/io/socket_util.h"
+
+namespace steadfast::upstream {
+
+class Attempt {
+ public:
+  Attempt(UpstreamClient& client, const failover::UpstreamUri& uri, const wire::Query& q,
+          uint16_t edns_size, Nanos timeout, uint64_t cookie)
+      : client_(client), uri_(uri), query_(q), edns_size_(edns_size), timeout_(timeout),
+        cookie_(cookie) {
+    poll_.data = this;
+    tcp_.data = this;
+    timer_.data = this;
+    connect_req_.data = this;
+    write_req_.data = this;
+  }
+
+  bool start() {
+    started_at_ = MonoClock::now();
+    id_ = threadRandom().next16();
+    query_len_ = wire::buildUpstreamQuery(query_, id_, edns_size_,
+                                          std::span<uint8_t>(query_buf_.data() + 2, kMaxQuery));
+    if (query_len_ == 0) {
+      return false;
+    }
+    uv_timer_init(client_.loop_, &timer_);
+    timer_open_ = true;
+    armTimer();
+    if (uri_.transport == failover::UpstreamTransport::Dns) {
+      return startUdp();
+    }
+    return startTcp();
+  }
+
+  /// Closes everything; `report` false for cancel. Frees itself once handles are closed.
+  void finish() {
+    if (closing_) {
+      return;
+    }
+    closing_ = true;
+    unlink();
+    if (timer_open_) {
+      uv_timer_stop(&timer_);
+      ++pending_closes_;
+      uv_close(reinterpret_cast<uv_handle_t*>(&timer_), &Attempt::onClosed);
+    }
+    closeUdp();
+    closeTcp();
+    if (pending_closes_ == 0) {
+      delete this;
+    }
+  }
+
+  Attempt* next = nullptr;
+  Attempt* prev = nullptr;
+
+ private:
+  static constexpr size_t kMaxQuery = 512 + 64;
+
+  void unlink() {
+    if (prev != nullptr) {
+      prev->next = next;
+    } else if (client_.head_ == this) {
+      client_.head_ = next;
+    }
+    if (next != nullptr) {
+      next->prev = prev;
+    }
+    next = prev = nullptr;
+    --client_.in_flight_;
+  }
+
+  void armTimer() {
+    auto ms = std::chrono::duration_cast<Millis>(timeout_).count();
+    uv_timer_start(&timer_, &Attempt::onTimeout, static_cast<uint64_t>(ms > 0 ? ms : 1), 0);
+  }
+
+  bool startUdp() {
+    auto fd = io::openUpstreamUdp(uri_.address);
+    if (!fd) {
+      return false;
+    }
+    udp_fd_ = *fd;
+    if (uv_poll_init(client_.loop_, &poll_, udp_fd_) != 0) {
+      io::closeFd(udp_fd_);
+      udp_fd_ = -1;
+      return false;
+    }
+    poll_open_ = true;
+    if (::send(udp_fd_, query_buf_.data() + 2, query_len_, 0) < 0) {
+      // An unreachable network fails here at once: report it on the next loop turn.
+      deferred_network_ = true;
+    }
+    uv_poll_start(&poll_, UV_READABLE, &Attempt::onUdpReadable);
+    if (deferred_network_) {
+      uv_timer_stop(&timer_);
+      uv_timer_start(&timer_, &Attempt::onTimeout, 0, 0);
+    }
+    return true;
+  }
+
+  void closeUdp() {
+    if (poll_open_) {
+      poll_open_ = false;
+      uv_poll_stop(&poll_);
+      ++pending_closes_;
+      uv_close(reinterpret_cast<uv_handle_t*>(&poll_), &Attempt::onClosed);
+    } else if (udp_fd_ >= 0) {
+      io::closeFd(udp_fd_);
+      udp_fd_ = -1;
+    }
+  }
+
+  bool startTcp() {
+    if (uv_tcp_init(client_.loop_, &tcp_) != 0) {
+      return false;
+    }
+    tcp_open_ = true;
+    if (uv_tcp_connect(&connect_req_, &tcp_, uri_.address.sockaddrPtr(), &Attempt::onConnect) !=
+        0) {
+      deferred_network_ = true;
+      uv_timer_stop(&timer_);
+      uv_timer_start(&timer_, &Attempt::onTimeout, 0, 0);
+    }
+    return true;
+  }
+
+  void closeTcp() {
+    if (tcp_open_) {
+      tcp_open_ = false;
+      ++pending_closes_;
+      uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), &Attempt::onClosed);
+    }
+  }
+
+  void report(AttemptOutcome outcome, std::span<const uint8_t> msg) {
+    auto rtt = MonoClock::now() - started_at_;
+    auto& listener = client_.listener_;
+    uint64_t cookie = cookie_;
+    const wire::ResponseInfo& info = info_;
+    finish();  // handles close asynchronously; `this` stays alive until their callbacks
+    listener.onAttemptDone(this, cookie, outcome, msg, info, rtt);
+  }
+
+  /// Checks a response; returns true when it ended the attempt.
+  bool consider(std::span<const uint8_t> msg, bool over_tcp) {
+    auto check = wire::analyzeResponse(msg, id_, query_, info_);
+    if (check == wire::ResponseCheck::Mismatch) {
+      client_.listener_.onMismatch(cookie_);
+      if (over_tcp) {
+        report(AttemptOutcome::Malformed, {});
+        return true;
+      }
+      return false;  // RFC 5452: ignore it and keep waiting for the real answer
+    }
+    if (check == wire::ResponseCheck::Malformed) {
+      report(AttemptOutcome::Malformed, {});
+      return true;
+    }
+    if (info_.truncated && !over_tcp) {
+      // RFC 7766 / RFC 1035 4.2.1: retry the same question over TCP.
+      closeUdp();
+      client_.listener_.onTcpFallback(cookie_);
+      uv_timer_stop(&timer_);
+      armTimer();
+      if (!startTcp()) {
+        report(AttemptOutcome::Network, {});
+      }
+      return true;
+    }
+    report(AttemptOutcome::Answer, msg);
+    return true;
+  }
+
+  static void onUdpReadable(uv_poll_t* handle, int status, int /*events*/) {
+    auto* self = static_cast<Attempt*>(handle->data);
+    if (self->closing_) {
+      return;
+    }
+    if (status < 0) {
+      self->report(AttemptOutcome::Network, {});
+      return;
+    }
+    auto& buf = self->client_.recv_buf_;
+    for (int i = 0; i < 16; ++i) {
+      ssize_t n = ::recv(self->udp_fd_, buf.data(), buf.size(), 0);
+      if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+          return;
+        }
+        // ECONNREFUSED: ICMP port unreachable on the connected socket.
+        self->report(AttemptOutcome::Network, {});
+        return;
+      }
+      if (self->consider(std::span<const uint8_t>(buf.data(), static_cast<size_t>(n)), false)) {
+        return;
+      }
+    }
+  }
+
+  static void onTimeout(uv_timer_t* handle) {
+    auto* self = static_cast<Attempt*>(handle->data);
+    if (self->closing_) {
+      return;
+    }
+    self->report(self->deferred_network_ ? AttemptOutcome::Network : AttemptOutcome::Timeout, {});
+  }
+
+  static void onConnect(uv_connect_t* req, int status) {
+    auto* self = static_cast<Attempt*>(req->data);
+    if (self->closing_) {
+      return;
+    }
+    if (status < 0) {
+      self->report(AttemptOutcome::Network, {});
+      return;
+    }
+    wire::writeU16(self->query_buf_.data(), static_cast<uint16_t>(self->query_len_));
+    uv_buf_t b = uv_buf_init(reinterpret_cast<char*>(self->query_buf_.data()),
+                             static_cast<unsigned>(self->query_len_ + 2));
+    if (uv_write(&self->write_req_, reinterpret_cast<uv_stream_t*>(&self->tcp_), &b, 1,
+                 &Attempt::onWrite) != 0 ||
+        uv_read_start(reinterpret_cast<uv_stream_t*>(&self->tcp_), &Attempt::onAlloc,
+                      &Attempt::onRead) != 0) {
+      self->report(AttemptOutcome::Network, {});
+    }
+  }
+
+  static void onWrite(uv_write_t* req, int status) {
+    auto* self = static_cast<Attempt*>(req->data);
+    if (!self->closing_ && status < 0) {
+      self->report(AttemptOutcome::Network, {});
+    }
+  }
+
+  static void onAlloc(uv_handle_t* handle, size_t /*suggested*/, uv_buf_t* buf) {
+    auto* self = static_cast<Attempt*>(handle->data);
+    if (self->tcp_buf_.size() < self->tcp_used_ + 4096) {
+      self->tcp_buf_.resize(self->tcp_used_ + 4096);
+    }
+    *buf = uv_buf_init(reinterpret_cast<char*>(self->tcp_buf_.data() + self->tcp_used_),
+                       static_cast<unsigned>(self->tcp_buf_.size() - self->tcp_used_));
+  }
+
+  static void onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* /*buf*/) {
+    auto* self = static_cast<Attempt*>(stream->data);
+    if (self->closing_) {
+      return;
+    }
+    if (nread < 0) {
+      self->report(AttemptOutcome::Network, {});
+      return;
+    }
+    self->tcp_used_ += static_cast<size_t>(nread);
+    if (self->tcp_used_ < 2) {
+      return;
+    }
+    size_t need = wire::readU16(self->tcp_buf_.data());
+    if (self->tcp_used_ < need + 2) {
+      return;
+    }
+    self->consider(std::span<const uint8_t>(self->tcp_buf_.data() + 2, need), true);
+  }
+
+  static void onClosed(uv_handle_t* handle) {
+    auto* self = static_cast<Attempt*>(handle->data);
+    if (handle == reinterpret_cast<uv_handle_t*>(&self->poll_)) {
+      // libuv: the fd must stay open until the poll handle is closed.
+      io::closeFd(self->udp_fd_);
+      self->udp_fd_ = -1;
+    }
+    if (--self->pending_closes_ == 0) {
+      delete self;
+    }
+  }
+
+  UpstreamClient& client_;
+  const failover::UpstreamUri& uri_;
+  const wire::Query& query_;
+  uint16_t edns_size_;
+  Nanos timeout_;
+  uint64_t cookie_;
+  uint16_t id_ = 0;
+  size_t query_len_ = 0;
+  MonoTime started_at_{};
+  std::array<uint8_t, kMaxQuery + 2> query_buf_{};
+  wire::ResponseInfo info_{};
+  uv_timer_t timer_{};
+  uv_poll_t poll_{};
+  uv_tcp_t tcp_{};
+  uv_connect_t connect_req_{};
+  uv_write_t write_req_{};
+  std::vector<uint8_t> tcp_buf_;
+  size_t tcp_used_ = 0;
+  int udp_fd_ = -1;
+  int pending_closes_ = 0;
+  bool timer_open_ = false;
+  bool poll_open_ = false;
+  bool tcp_open_ = false;
+  bool closing_ = false;
+  bool deferred_network_ = false;
+};
+
+UpstreamClient::UpstreamClient(uv_loop_t* loop, AttemptListener& listener)
+    : loop_(loop), listener_(listener) {}
+
+UpstreamClient::~UpstreamClient() {
+  while (head_ != nullptr) {
+    head_->finish();
+  }
+}
+
+Attempt* UpstreamClient::start(const failover::UpstreamUri& uri, const wire::Query& q,
+                               uint16_t edns_size, Nanos timeout, uint64_t cookie) {
+  auto* a = new Attempt(*this, uri, q, edns_size, timeout, cookie);
+  a->next = head_;
+  if (head_ != nullptr) {
+    head_->prev = a;
+  }
+  head_ = a;
+  ++in_flight_;
+  if (!a->start()) {
+    a->finish();
+    return nullptr;
+  }
+  return a;
+}
+
+void UpstreamClient::cancel(Attempt* attempt) noexcept {
+  if (attempt != nullptr) {
+    attempt->finish();
+  }
+}
+
+}  // namespace steadfast::upstream

@@ -1,0 +1,73 @@
+// SPDX-License-Identifier: Apache-2.0
+// UpstreamClient: sends one query attempt to one upstream and reports how it ended. One
+// instance per worker loop (loop thread only). UDP attempts use a fresh socket with a random
+// source port and a CSPRNG ID (RFC 5452); an answer is accepted only when its source
+// (connected socket), ID and question match — anything else is counted as a mismatch and the
+// attempt keeps waiting. A truncated UDP answer is retried over TCP inside the same attempt.
+// tcp:// upstreams use TCP from the start. DoT comes with a later issue.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "failover/plan_config.h"
+#include "resolver/base/clock.h"
+#include "resolver/wire/message.h"
+
+namespace steadfast::upstream {
+
+enum class AttemptOutcome : uint8_t {
+  Answer,     // a checked response (any rcode); the caller judges SERVFAIL/REFUSED
+  Timeout,    // nothing valid within the attempt's timeout
+  Network,    // send/connect failed, ICMP unreachable, TCP closed early
+  Malformed,  // the upstream sent something that does not parse
+};
+
+class Attempt;
+
+/// Receives the end of each attempt. Called on the loop thread.
+class AttemptListener {
+ public:
+  virtual ~AttemptListener() = default;
+  /// Exactly once per attempt that was not cancelled. `msg` and `info` are valid only during
+  /// the call. After it returns the attempt is gone: forget the pointer.
+  virtual void onAttemptDone(Attempt* attempt, uint64_t cookie, AttemptOutcome outcome,
+                             std::span<const uint8_t> msg, const wire::ResponseInfo& info,
+                             Nanos rtt) noexcept = 0;
+  /// A datagram that failed the RFC 5452 checks (wrong ID or question) was ignored.
+  virtual void onMismatch(uint64_t cookie) noexcept = 0;
+  /// The answer was truncated and the attempt moved to TCP.
+  virtual void onTcpFallback(uint64_t /*cookie*/) noexcept {}
+};
+
+class UpstreamClient {
+ public:
+  UpstreamClient(uv_loop_t* loop, AttemptListener& listener);
+  ~UpstreamClient();
+  UpstreamClient(const UpstreamClient&) = delete;
+  UpstreamClient& operator=(const UpstreamClient&) = delete;
+
+  /// Starts an attempt: `q` (must outlive the attempt) is sent to `uri` with a fresh random
+  /// ID and EDNS payload size `edns_size`. Returns nullptr when no socket could be made (the
+  /// caller counts a network error and moves on).
+  Attempt* start(const failover::UpstreamUri& uri, const wire::Query& q, uint16_t edns_size,
+                 Nanos timeout, uint64_t cookie);
+  /// Abandons an attempt: no callback follows. Its sockets close asynchronously.
+  void cancel(Attempt* attempt) noexcept;
+  [[nodiscard]] size_t inFlight() const noexcept { return in_flight_; }
+
+ private:
+  friend class Attempt;
+  uv_loop_t* loop_;
+  AttemptListener& listener_;
+  size_t in_flight_ = 0;
+  Attempt* head_ = nullptr;  // intrusive list of live attempts, closed in the destructor
+  // One receive buffer per loop (not thread_local: static TLS is carved out of every thread's
+  // stack, and civetweb's 100 KiB thread stacks cannot hold 64 KiB of it).
+  std::vector<uint8_t> recv_buf_ = std::vector<uint8_t>(65536);
+};
+
+}  // namespace steadfast::upstream
