@@ -40,6 +40,12 @@ struct PendingQuery {
 
 namespace {
 
+// An attempt listens a little past the query's deadline so the pipeline's own deadline timer,
+// not the attempt's, ends the query (both are millisecond timers).
+constexpr Nanos kAttemptGrace = Millis{50};
+// Starting an upstream attempt with less time than this left is pointless.
+constexpr Nanos kMinAttemptTime = Millis{10};
+
 constexpr std::string_view kEdeTimeout = "steadfast: no upstream answered within the budget";
 constexpr std::string_view kEdeNetwork = "steadfast: upstreams unreachable";
 constexpr std::string_view kEdeFailed = "steadfast: every upstream failed";
@@ -204,7 +210,7 @@ void Pipeline::release(PendingQuery* p) {
 void Pipeline::launchNext(PendingQuery& p, MonoTime now) {
   const auto& ups = p.runtime->upstreams;
   while (p.next_upstream < ups.size() && p.launched < PendingQuery::kMaxAttempts &&
-         now < p.deadline) {
+         p.deadline - now >= kMinAttemptTime) {
     const size_t u = p.next_upstream++;
     size_t slot = 0;
     while (slot < PendingQuery::kMaxAttempts && p.attempts[slot] != nullptr) {
@@ -217,7 +223,7 @@ void Pipeline::launchNext(PendingQuery& p, MonoTime now) {
     ups[u].stats->per_worker[worker_index_].queries.inc();
     const uint64_t cookie = (uint64_t{p.index} << 8U) | slot;
     auto* a = client_.start(ups[u].uri, p.q, p.runtime->config.edns_buffer_size,
-                            p.deadline - now, cookie);
+                            p.deadline - now + kAttemptGrace, cookie);
     if (a == nullptr) {
       countUpstreamError(p, u, UpstreamError::Network);
       p.saw_network = true;
@@ -315,7 +321,7 @@ void Pipeline::onAttemptDone(upstream::Attempt* /*attempt*/, uint64_t cookie,
   }
   // This upstream failed: try the next one at once, within the budget.
   const MonoTime now = MonoClock::now();
-  if (now < p.deadline && p.next_upstream < p.runtime->upstreams.size()) {
+  if (p.deadline - now >= kMinAttemptTime && p.next_upstream < p.runtime->upstreams.size()) {
     launchNext(p, now);
   } else if (p.active() == 0) {
     finishWithoutAnswer(p);

@@ -282,7 +282,9 @@ class Attempt {
       io::closeFd(self->udp_fd_);
       self->udp_fd_ = -1;
     }
-    if (--self->pending_closes_ == 0) {
+    // Closing the UDP leg on a truncated answer is not the end of the attempt: only a
+    // finished attempt is freed, once its last handle is closed.
+    if (--self->pending_closes_ == 0 && self->closing_) {
       delete self;
     }
   }
