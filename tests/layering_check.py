@@ -21,7 +21,8 @@ ALLOWED = {
     "resolver/pipeline": {"resolver/base", "resolver/wire", "resolver/io", "failover",
                           "threatfeed/core", "resolver/cache", "resolver/upstream",
                           "resolver/recursion"},
-    "resolver/listen": {"resolver/base", "resolver/wire", "resolver/io", "resolver/pipeline"},
+    "resolver/listen": {"resolver/base", "resolver/wire", "resolver/io", "resolver/cache",
+                        "resolver/pipeline"},
     "resolver/report": {"resolver/base", "resolver/io", "resolver/pipeline", "failover",
                         "threatfeed/core"},
     "resolver/app": None,  # may use everything; nothing may include app/
