@@ -11,6 +11,7 @@
 // A hit copies the entry into the caller's buffer and counts the TTLs down: no allocation.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -43,8 +44,8 @@ struct CacheKey {
 struct CacheableAnswer {
   std::span<const uint8_t> wire;
   std::span<const uint16_t> ttl_offsets;
-  uint32_t ttl = 0;        // min TTL of the records, or the RFC 2308 negative TTL
-  bool negative = false;   // NXDOMAIN / NODATA: clamp with negative_max_ttl
+  uint32_t ttl = 0;       // min TTL of the records, or the RFC 2308 negative TTL
+  bool negative = false;  // NXDOMAIN / NODATA: clamp with negative_max_ttl
 };
 
 enum class LookupResult : uint8_t { Miss, Hit, Stale };
@@ -87,7 +88,9 @@ class PacketCache {
   /// Stores (or replaces) the answer. TTL clamped to [min_ttl, max_ttl] (negative:
   /// [min_ttl, negative_max_ttl]); TTL 0 after clamping is not stored. Evicts to stay under
   /// max_memory (expired-beyond-stale first, then a CLOCK sweep). Takes the shard mutex and
-  /// allocates; callable from any thread.
+  /// allocates; callable from any thread. If the shard mutex is busy, or retired entries that
+  /// readers may still hold fill the shard's budget, the insert is skipped and counted in
+  /// insertsSkipped() rather than waited for (STYLE.md section 6).
   void insert(const CacheKey& key, const CacheableAnswer& answer, MonoTime now);
 
   /// Drops every entry (control API). Thread-safe.
@@ -98,6 +101,8 @@ class PacketCache {
 
   [[nodiscard]] size_t entries() const noexcept;
   [[nodiscard]] size_t bytes() const noexcept;
+  /// Inserts dropped because of lock contention or memory held by readers (a counter).
+  [[nodiscard]] uint64_t insertsSkipped() const noexcept;
 
  private:
   struct Impl;
