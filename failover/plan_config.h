@@ -21,9 +21,9 @@ enum class UpstreamTransport : uint8_t { Dns, Tcp, Tls };
 struct UpstreamUri {
   UpstreamTransport transport = UpstreamTransport::Dns;
   SocketAddress address;
-  std::string tls_name;   // tls:// only, required
-  std::string spki_pin;   // base64 SHA-256 of the SPKI, empty if none
-  std::string text;       // canonical form, used as the metric label and in status
+  std::string tls_name;  // tls:// only, required
+  std::string spki_pin;  // base64 SHA-256 of the SPKI, empty if none
+  std::string text;      // canonical form, used as the metric label and in status
 
   static Result<UpstreamUri> parse(std::string_view text);
 };
@@ -35,8 +35,8 @@ struct TierConfig {
   std::string name;
   SelectionPolicyKind policy = SelectionPolicyKind::Fastest;
   std::vector<UpstreamUri> upstreams;
-  std::string profile;     // built-in profile it was expanded from, empty if none
-  std::string transport;   // "tls" | "dns" for a profile
+  std::string profile;    // built-in profile it was expanded from, empty if none
+  std::string transport;  // "tls" | "dns" for a profile
 };
 
 struct HealthConfig {

@@ -53,8 +53,8 @@ struct PolicyConfig {
 
 struct FeedConfig {
   std::string name;
-  std::string type;     // rpz | misp | stix | taxii | domains | hosts
-  std::string source;   // file://, axfr://, https://
+  std::string type;    // rpz | misp | stix | taxii | domains | hosts
+  std::string source;  // file://, axfr://, https://
   std::string tsig_file;
   Nanos refresh = std::chrono::minutes{5};
   std::string action;

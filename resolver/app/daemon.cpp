@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "resolver/app/daemon.h"
 
-#include <systemd/sd-daemon.h>
-#include <uv.h>
-
 #include <csignal>
 #include <memory>
 #include <thread>
 #include <vector>
+
+#include <systemd/sd-daemon.h>
+#include <uv.h>
 
 #include "resolver/base/log.h"
 #include "resolver/cache/packet_cache.h"

@@ -1,14 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "resolver/app/dev_mode.h"
 
+#include <arpa/inet.h>
+#include <fstream>
+#include <sstream>
 #include <stdbool.h>  // before ldns: ldns/common.h redefines bool otherwise (DESIGN.md)
 
 #include <ldns/ldns.h>
-
-#include <arpa/inet.h>
-
-#include <fstream>
-#include <sstream>
 
 #include "resolver/app/dev_config.h"
 
@@ -59,6 +57,8 @@ Config devConfig(const std::string& resolv_conf) {
   return config;
 }
 
-const char* ldnsVersion() { return ldns_version(); }
+const char* ldnsVersion() {
+  return ldns_version();
+}
 
 }  // namespace steadfast::app

@@ -4,9 +4,6 @@
 //   steadfast --check-config [-c FILE]   validate, print the effective plan
 //   steadfast --version                  versions of steadfast and its libraries
 //   steadfast --dev                      run the embedded development default (./dev.sh run)
-#include <openssl/crypto.h>
-#include <uv.h>
-
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -14,7 +11,9 @@
 #include <string>
 
 #include <CLI/CLI.hpp>
+#include <openssl/crypto.h>
 #include <toml++/toml.h>
+#include <uv.h>
 
 #include "resolver/app/config.h"
 #include "resolver/app/daemon.h"

@@ -14,11 +14,11 @@ namespace steadfast::detail {
 }  // namespace steadfast::detail
 
 /// Always checked; aborts. For invariants whose violation makes continuing unsafe.
-#define STEADFAST_REQUIRE(cond)                                        \
-  do {                                                                 \
-    if (!(cond)) [[unlikely]] {                                        \
-      ::steadfast::detail::assertFailed(#cond, __FILE__, __LINE__);    \
-    }                                                                  \
+#define STEADFAST_REQUIRE(cond)                                     \
+  do {                                                              \
+    if (!(cond)) [[unlikely]] {                                     \
+      ::steadfast::detail::assertFailed(#cond, __FILE__, __LINE__); \
+    }                                                               \
   } while (false)
 
 /// Debug builds only.

@@ -3,12 +3,11 @@
 // (::ffff:a.b.c.d, as seen on dual-stack sockets) is matched against the IPv4 prefixes.
 #pragma once
 
-#include <sys/socket.h>
-
 #include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <sys/socket.h>
 #include <vector>
 
 #include "resolver/base/result.h"
@@ -16,9 +15,9 @@
 namespace steadfast {
 
 struct Cidr {
-  int family = 0;                 // AF_INET or AF_INET6
+  int family = 0;                  // AF_INET or AF_INET6
   std::array<uint8_t, 16> addr{};  // network address, host bits zeroed
-  uint8_t prefix = 0;             // 0..32 or 0..128
+  uint8_t prefix = 0;              // 0..32 or 0..128
 
   /// "127.0.0.0/8", "::1/128", or a bare address (a host prefix). Host bits set in the
   /// address ("10.0.0.1/8") are an error, as in most firewalls' configs.

@@ -1,13 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "resolver/base/log.h"
 
-#include <unistd.h>
-
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
 #include <string>
+#include <unistd.h>
 
 namespace steadfast::log {
 namespace {
@@ -67,7 +66,9 @@ bool parseLevel(std::string_view text, Level& out) {
   return true;
 }
 
-bool enabled(Level level) noexcept { return level <= g_level.load(std::memory_order_relaxed); }
+bool enabled(Level level) noexcept {
+  return level <= g_level.load(std::memory_order_relaxed);
+}
 
 void write(Level level, const char* fmt, ...) {
   char msg[2048];
@@ -77,8 +78,8 @@ void write(Level level, const char* fmt, ...) {
   va_end(ap);
   const auto now = std::chrono::system_clock::now();
   const std::time_t t = std::chrono::system_clock::to_time_t(now);
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()) %
-                  1000;
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()) % 1000;
   std::tm tm{};
   gmtime_r(&t, &tm);
   char ts[64];
@@ -87,8 +88,8 @@ void write(Level level, const char* fmt, ...) {
                 static_cast<int>(ms.count()));
   std::string line;
   if (g_json.load(std::memory_order_relaxed)) {
-    line = std::string("{\"ts\":\"") + ts + "\",\"level\":\"" + levelName(level) +
-           "\",\"msg\":\"" + jsonEscape(msg) + "\"}\n";
+    line = std::string("{\"ts\":\"") + ts + "\",\"level\":\"" + levelName(level) + "\",\"msg\":\"" +
+           jsonEscape(msg) + "\"}\n";
   } else {
     line = std::string(ts) + " " + levelName(level) + ": " + msg + "\n";
   }

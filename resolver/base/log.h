@@ -23,11 +23,11 @@ void write(Level level, const char* fmt, ...) __attribute__((format(printf, 2, 3
 
 }  // namespace steadfast::log
 
-#define STEADFAST_LOG(level, ...)                           \
-  do {                                                      \
-    if (::steadfast::log::enabled(level)) {                 \
-      ::steadfast::log::write(level, __VA_ARGS__);          \
-    }                                                       \
+#define STEADFAST_LOG(level, ...)                  \
+  do {                                             \
+    if (::steadfast::log::enabled(level)) {        \
+      ::steadfast::log::write(level, __VA_ARGS__); \
+    }                                              \
   } while (false)
 #define LOG_ERROR(...) STEADFAST_LOG(::steadfast::log::Level::Error, __VA_ARGS__)
 #define LOG_WARN(...) STEADFAST_LOG(::steadfast::log::Level::Warn, __VA_ARGS__)

@@ -1,12 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "resolver/base/random.h"
 
-#include <sys/random.h>
-
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <sys/random.h>
 
 namespace steadfast {
 

@@ -2,7 +2,6 @@
 #include "resolver/base/socket_address.h"
 
 #include <arpa/inet.h>
-
 #include <charconv>
 #include <cstring>
 

@@ -3,12 +3,11 @@
 // ACL. Parses "127.0.0.1:53", "[::1]:53", and bare addresses with a default port.
 #pragma once
 
-#include <netinet/in.h>
-#include <sys/socket.h>
-
 #include <cstdint>
+#include <netinet/in.h>
 #include <string>
 #include <string_view>
+#include <sys/socket.h>
 
 #include "resolver/base/result.h"
 

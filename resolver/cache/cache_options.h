@@ -15,11 +15,11 @@ struct CacheOptions {
   Seconds min_ttl{0};
   Seconds max_ttl{86400};
   Seconds negative_max_ttl{3600};
-  bool serve_stale = true;           // RFC 8767
-  Seconds stale_max_age{86400};      // keep expired entries this long for serve-stale
-  Seconds stale_answer_ttl{30};      // TTL of every record in a stale answer
-  size_t shards = 64;                // power of two
-  size_t max_readers = 128;          // threads that may call lookup (workers + control)
+  bool serve_stale = true;       // RFC 8767
+  Seconds stale_max_age{86400};  // keep expired entries this long for serve-stale
+  Seconds stale_answer_ttl{30};  // TTL of every record in a stale answer
+  size_t shards = 64;            // power of two
+  size_t max_readers = 128;      // threads that may call lookup (workers + control)
 };
 
 }  // namespace steadfast::cache

@@ -1,14 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "resolver/io/socket_util.h"
 
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <cerrno>
 #include <cstring>
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <string>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "resolver/base/random.h"
 

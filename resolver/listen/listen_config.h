@@ -12,12 +12,12 @@
 namespace steadfast::listen {
 
 struct ListenConfig {
-  std::vector<SocketAddress> listen;       // UDP and TCP on each
-  std::vector<SocketAddress> tls_listen;   // DoT (a later issue)
+  std::vector<SocketAddress> listen;      // UDP and TCP on each
+  std::vector<SocketAddress> tls_listen;  // DoT (a later issue)
   std::string tls_cert;
   std::string tls_key;
-  uint32_t workers = 0;                    // 0: one per core
-  uint32_t max_tcp_connections = 4096;     // per process; excess connections are closed
+  uint32_t workers = 0;                 // 0: one per core
+  uint32_t max_tcp_connections = 4096;  // per process; excess connections are closed
   Nanos tcp_idle_timeout = Seconds{10};
 };
 

@@ -1,19 +1,18 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "resolver/listen/worker.h"
 
-#include <sys/socket.h>
-
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <sys/socket.h>
 
 #include "resolver/io/socket_util.h"
 
 namespace steadfast::listen {
 namespace {
-constexpr unsigned kBatch = 32;          // datagrams per recvmmsg/sendmmsg
-constexpr size_t kUdpBuf = 4096;         // per datagram; larger queries are malformed here
-constexpr int kUdpRounds = 8;            // batches per readable event before yielding
+constexpr unsigned kBatch = 32;               // datagrams per recvmmsg/sendmmsg
+constexpr size_t kUdpBuf = 4096;              // per datagram; larger queries are malformed here
+constexpr int kUdpRounds = 8;                 // batches per readable event before yielding
 constexpr uint32_t kMaxPendingPerConn = 128;  // stop reading a TCP client past this
 constexpr int kTcpBacklog = 1024;
 }  // namespace
@@ -46,7 +45,7 @@ struct Worker::Connection {
   SocketAddress peer;
   std::vector<uint8_t> buf;
   size_t used = 0;
-  uint32_t pending = 0;   // queries handed to the pipeline and not yet delivered
+  uint32_t pending = 0;  // queries handed to the pipeline and not yet delivered
   int handles_open = 0;
   bool closed = false;
   bool reading = false;
@@ -348,8 +347,8 @@ void Worker::writeTcp(Connection& c, std::span<const uint8_t> answer) {
   wire::writeU16(w->data.data(), static_cast<uint16_t>(answer.size()));
   std::memcpy(w->data.data() + 2, answer.data(), answer.size());
   w->req.data = w;
-  uv_buf_t b = uv_buf_init(reinterpret_cast<char*>(w->data.data()),
-                           static_cast<unsigned>(w->data.size()));
+  uv_buf_t b =
+      uv_buf_init(reinterpret_cast<char*>(w->data.data()), static_cast<unsigned>(w->data.size()));
   if (uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&c.handle), &b, 1,
                [](uv_write_t* req, int /*status*/) { delete static_cast<WriteReq*>(req->data); }) !=
       0) {
@@ -436,8 +435,7 @@ void Worker::beginStop() {
     }
   }
   uv_timer_start(
-      &drain_timer_, [](uv_timer_t* t) { static_cast<Worker*>(t->data)->checkDrained(); }, 0,
-      20);
+      &drain_timer_, [](uv_timer_t* t) { static_cast<Worker*>(t->data)->checkDrained(); }, 0, 20);
 }
 
 void Worker::checkDrained() {

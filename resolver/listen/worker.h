@@ -6,13 +6,13 @@
 // process-wide connection cap (connections past it are accepted and closed at once, counted).
 #pragma once
 
-#include <uv.h>
-
 #include <atomic>
 #include <cstdint>
 #include <memory>
 #include <thread>
 #include <vector>
+
+#include <uv.h>
 
 #include "resolver/base/result.h"
 #include "resolver/cache/packet_cache.h"

@@ -68,8 +68,15 @@ uint64_t msUntil(MonoTime now, MonoTime then) noexcept {
 Pipeline::Pipeline(uv_loop_t* loop, cache::PacketCache& cache, cache::ReaderId reader,
                    RuntimeHolder& runtime, WorkerStats& stats, size_t worker_index,
                    DeliverySink& sink)
-    : loop_(loop), cache_(cache), reader_(reader), holder_(runtime), stats_(stats),
-      worker_index_(worker_index), sink_(sink), client_(loop, *this), scratch_(65536) {
+    : loop_(loop),
+      cache_(cache),
+      reader_(reader),
+      holder_(runtime),
+      stats_(stats),
+      worker_index_(worker_index),
+      sink_(sink),
+      client_(loop, *this),
+      scratch_(65536) {
   generation_ = holder_.generation();
   runtime_ = holder_.get();
 }
@@ -83,9 +90,8 @@ Pipeline::~Pipeline() {
     uv_timer_stop(&p->timer);
     // The PendingQuery objects outlive this call only as long as their close callbacks:
     // release ownership to the callback.
-    uv_close(reinterpret_cast<uv_handle_t*>(&p->timer), [](uv_handle_t* h) {
-      delete static_cast<PendingQuery*>(h->data);
-    });
+    uv_close(reinterpret_cast<uv_handle_t*>(&p->timer),
+             [](uv_handle_t* h) { delete static_cast<PendingQuery*>(h->data); });
     (void)p.release();
   }
 }
@@ -126,8 +132,8 @@ Verdict Pipeline::process(std::span<const uint8_t> query, const SocketAddress& c
       return Verdict::Dropped;
     case wire::QueryParse::FormErr:
     case wire::QueryParse::NotImp: {
-      const auto rcode = parsed == wire::QueryParse::FormErr ? wire::Rcode::FormErr
-                                                              : wire::Rcode::NotImp;
+      const auto rcode =
+          parsed == wire::QueryParse::FormErr ? wire::Rcode::FormErr : wire::Rcode::NotImp;
       if (parsed == wire::QueryParse::FormErr) {
         stats_.malformed.inc();
       }
@@ -346,16 +352,15 @@ void Pipeline::finishWithAnswer(PendingQuery& p, std::span<const uint8_t> msg,
     return;
   }
   const bool opt_inside = info.has_opt && !info.opt_is_last;
-  const bool cacheable = !info.truncated && !opt_inside && !info.too_many_rrs &&
-                         (info.rcode == 0 || info.rcode == 3);
+  const bool cacheable =
+      !info.truncated && !opt_inside && !info.too_many_rrs && (info.rcode == 0 || info.rcode == 3);
   if (cacheable) {
     const bool negative = info.rcode == 3 || info.ancount == 0;
     const uint32_t ttl = negative ? (info.has_soa ? info.negative_ttl : 0) : info.min_ttl;
     if (ttl > 0) {
-      cache::CacheableAnswer answer{std::span<const uint8_t>(scratch_.data(), len),
-                                    std::span<const uint16_t>(info.ttl_offsets.data(),
-                                                              info.ttl_count),
-                                    ttl, negative};
+      cache::CacheableAnswer answer{
+          std::span<const uint8_t>(scratch_.data(), len),
+          std::span<const uint16_t>(info.ttl_offsets.data(), info.ttl_count), ttl, negative};
       cache_.insert(cache::CacheKey::forQuery(p.q), answer, now);
     }
   }
@@ -387,9 +392,8 @@ void Pipeline::finishWithoutAnswer(PendingQuery& p) {
     // RFC 8767: an expired answer beats no answer; EDE 3 tells the client it is stale.
     const wire::Ede ede{wire::EdeCode::StaleAnswer, kEdeStale};
     const bool stale = r == cache::LookupResult::Stale;
-    size_t out_len = wire::finishAnswer(scratch_, len, p.q, edns,
-                                        maxAnswerSize(p.q, p.client.transport),
-                                        stale ? &ede : nullptr);
+    size_t out_len = wire::finishAnswer(
+        scratch_, len, p.q, edns, maxAnswerSize(p.q, p.client.transport), stale ? &ede : nullptr);
     complete(p, std::span<const uint8_t>(scratch_.data(), out_len),
              stale ? Source::Stale : Source::Cache);
     return;

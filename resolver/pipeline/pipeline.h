@@ -7,13 +7,13 @@
 // the DeliverySink the listener implements. Loop thread only.
 #pragma once
 
-#include <uv.h>
-
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <span>
 #include <vector>
+
+#include <uv.h>
 
 #include "resolver/base/socket_address.h"
 #include "resolver/cache/packet_cache.h"
@@ -27,9 +27,9 @@ namespace steadfast::pipeline {
 /// Where a deferred answer goes. Filled by the listener, opaque to the pipeline.
 struct ClientHandle {
   Transport transport = Transport::Udp;
-  int udp_fd = -1;         // UDP: the listener socket to answer from
-  SocketAddress peer;      // UDP: the client
-  void* conn = nullptr;    // TCP: the connection
+  int udp_fd = -1;           // UDP: the listener socket to answer from
+  SocketAddress peer;        // UDP: the client
+  void* conn = nullptr;      // TCP: the connection
   uint64_t conn_serial = 0;  // TCP: detects a connection that closed meanwhile
 };
 

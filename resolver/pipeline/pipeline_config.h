@@ -10,10 +10,10 @@
 namespace steadfast::pipeline {
 
 struct PipelineConfig {
-  Acl allow;                               // clients outside get REFUSED
-  Nanos query_budget = Millis{1500};       // total time for one client query, retries included
-  uint16_t edns_buffer_size = 1232;        // advertised to upstreams and clients
-  uint32_t rate_limit_qps = 0;             // per client address; 0: off (a later issue)
+  Acl allow;                          // clients outside get REFUSED
+  Nanos query_budget = Millis{1500};  // total time for one client query, retries included
+  uint16_t edns_buffer_size = 1232;   // advertised to upstreams and clients
+  uint32_t rate_limit_qps = 0;        // per client address; 0: off (a later issue)
 };
 
 }  // namespace steadfast::pipeline

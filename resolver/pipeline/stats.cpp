@@ -59,9 +59,9 @@ std::string_view upstreamErrorName(UpstreamError e) noexcept {
 
 std::string_view rcodeName(size_t slot) noexcept {
   static constexpr std::array<std::string_view, kRcodeSlots> kNames = {
-      "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP",   "REFUSED",   "YXDOMAIN", "YXRRSET",
-      "NXRRSET", "NOTAUTH", "NOTZONE",  "DSOTYPENI", "RCODE12", "RCODE13",   "RCODE14",  "RCODE15",
-      "BADVERS", "BADKEY",  "BADTIME",  "BADMODE",  "BADNAME",  "BADALG",    "BADTRUNC", "OTHER"};
+      "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN",  "NOTIMP",  "REFUSED", "YXDOMAIN", "YXRRSET",
+      "NXRRSET", "NOTAUTH", "NOTZONE",  "DSOTYPENI", "RCODE12", "RCODE13", "RCODE14",  "RCODE15",
+      "BADVERS", "BADKEY",  "BADTIME",  "BADMODE",   "BADNAME", "BADALG",  "BADTRUNC", "OTHER"};
   return slot < kNames.size() ? kNames[slot] : "OTHER";
 }
 

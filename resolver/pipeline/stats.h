@@ -30,10 +30,10 @@ inline constexpr size_t kUpstreamErrors = static_cast<size_t>(UpstreamError::kCo
 /// rcodes 0..22 are counted individually; slot 23 collects every other value.
 inline constexpr size_t kRcodeSlots = 24;
 
-std::string_view transportName(Transport t) noexcept;      // "udp", "tcp", "tls"
-std::string_view sourceName(Source s) noexcept;            // "cache", "upstream", "stale", ...
+std::string_view transportName(Transport t) noexcept;          // "udp", "tcp", "tls"
+std::string_view sourceName(Source s) noexcept;                // "cache", "upstream", "stale", ...
 std::string_view upstreamErrorName(UpstreamError e) noexcept;  // "timeout", "servfail", ...
-std::string_view rcodeName(size_t slot) noexcept;          // "NOERROR", ..., "OTHER"
+std::string_view rcodeName(size_t slot) noexcept;              // "NOERROR", ..., "OTHER"
 
 /// A counter with a single writer thread: increments are a relaxed load and store, so the
 /// hot path pays no locked instruction; readers on other threads see a recent value.
@@ -62,8 +62,7 @@ class Gauge {
 
 /// Upper bounds (seconds) of the latency histogram buckets; +Inf is implicit.
 inline constexpr std::array<double, 14> kLatencyBuckets = {
-    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
-    0.025,  0.05,    0.1,    0.25,  0.5,    1.0,   2.5};
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5};
 
 /// A histogram with a single writer thread. Bucket counts are per bucket (not cumulative);
 /// the last slot is +Inf.
@@ -88,8 +87,8 @@ struct alignas(64) WorkerStats {
   Counter refused_acl;
   Counter refused_rate_limit;
   Counter malformed;
-  Counter dropped;                 // shorter than a header, or QR set: not answered
-  Counter tcp_rejected;            // connections closed at max_tcp_connections
+  Counter dropped;       // shorter than a header, or QR set: not answered
+  Counter tcp_rejected;  // connections closed at max_tcp_connections
   std::array<Gauge, kTransports> tcp_connections;
 
   void countResponse(uint16_t rcode, Source s) noexcept {

@@ -12,17 +12,17 @@
 namespace steadfast::report {
 
 struct SinkConfig {
-  std::string type;         // webhook | matrix | taxii | misp
+  std::string type;  // webhook | matrix | taxii | misp
   std::string url;
   std::string secret_file;
   std::string homeserver;
   std::string room;
   std::string token_file;
-  std::string collection;   // taxii
+  std::string collection;  // taxii
 };
 
 struct ReportConfig {
-  SocketAddress listen;     // /metrics /healthz ...; default 127.0.0.1:8053
+  SocketAddress listen;  // /metrics /healthz ...; default 127.0.0.1:8053
   std::string api_token_file;
   std::string instance;
   std::string tlp = "amber";

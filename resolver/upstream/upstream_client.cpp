@@ -3,11 +3,10 @@
 // -> report -> closing (handles closed, freed when their close callbacks have run).
 #include "resolver/upstream/upstream_client.h"
 
-#include <sys/socket.h>
-
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <sys/socket.h>
 #include <vector>
 
 #include "resolver/base/random.h"
@@ -19,7 +18,11 @@ class Attempt {
  public:
   Attempt(UpstreamClient& client, const failover::UpstreamUri& uri, const wire::Query& q,
           uint16_t edns_size, Nanos timeout, uint64_t cookie)
-      : client_(client), uri_(uri), query_(q), edns_size_(edns_size), timeout_(timeout),
+      : client_(client),
+        uri_(uri),
+        query_(q),
+        edns_size_(edns_size),
+        timeout_(timeout),
         cookie_(cookie) {
     poll_.data = this;
     tcp_.data = this;

@@ -7,11 +7,11 @@
 // tcp:// upstreams use TCP from the start. DoT comes with a later issue.
 #pragma once
 
-#include <uv.h>
-
 #include <cstdint>
 #include <span>
 #include <vector>
+
+#include <uv.h>
 
 #include "failover/plan_config.h"
 #include "resolver/base/clock.h"

@@ -20,7 +20,7 @@ namespace steadfast::wire {
 inline constexpr size_t kHeaderSize = 12;
 inline constexpr size_t kMaxNameWire = 255;  // RFC 1035 2.3.4, including the root label
 inline constexpr size_t kMaxLabel = 63;
-inline constexpr size_t kOptRrSize = 11;     // root name, type, class, ttl, rdlen
+inline constexpr size_t kOptRrSize = 11;       // root name, type, class, ttl, rdlen
 inline constexpr size_t kMaxTtlOffsets = 256;  // answers with more RRs are forwarded, not cached
 inline constexpr uint16_t kTypeOpt = 41;
 inline constexpr uint16_t kTypeSoa = 6;
@@ -92,7 +92,7 @@ struct Query {
   uint16_t flags = 0;  // raw header flags word
   uint16_t qtype = 0;
   uint16_t qclass = 0;
-  uint16_t qname_len = 0;  // wire length including the root label (1..255)
+  uint16_t qname_len = 0;                           // wire length including the root label (1..255)
   std::array<uint8_t, kMaxNameWire> qname{};        // uncompressed wire form, case as sent
   std::array<uint8_t, kMaxNameWire> qname_lower{};  // same, ASCII lower-cased (cache key)
   size_t question_end = 0;  // offset just after the question in the client's message
@@ -165,18 +165,18 @@ enum class ResponseCheck : uint8_t {
 /// What the forwarder and cache need to know about a checked upstream response.
 struct ResponseInfo {
   uint16_t flags = 0;
-  uint16_t rcode = 0;          // full rcode: header bits | (OPT extended bits << 4)
-  bool truncated = false;      // TC set
+  uint16_t rcode = 0;      // full rcode: header bits | (OPT extended bits << 4)
+  bool truncated = false;  // TC set
   bool has_opt = false;
-  size_t opt_offset = 0;       // offset of the OPT RR's owner name byte
-  size_t opt_len = 0;          // its total length
-  bool opt_is_last = false;    // OPT is the last RR of the message
+  size_t opt_offset = 0;     // offset of the OPT RR's owner name byte
+  size_t opt_len = 0;        // its total length
+  bool opt_is_last = false;  // OPT is the last RR of the message
   uint16_t ancount = 0;
-  uint32_t min_ttl = 0;        // least TTL over all non-OPT RRs (0 if there are none)
-  bool has_soa = false;        // an SOA in the authority section
-  uint32_t negative_ttl = 0;   // RFC 2308 5: min(SOA TTL, SOA MINIMUM) of that SOA
-  uint16_t ttl_count = 0;      // number of valid entries in ttl_offsets
-  bool too_many_rrs = false;   // more than kMaxTtlOffsets non-OPT RRs: do not cache
+  uint32_t min_ttl = 0;       // least TTL over all non-OPT RRs (0 if there are none)
+  bool has_soa = false;       // an SOA in the authority section
+  uint32_t negative_ttl = 0;  // RFC 2308 5: min(SOA TTL, SOA MINIMUM) of that SOA
+  uint16_t ttl_count = 0;     // number of valid entries in ttl_offsets
+  bool too_many_rrs = false;  // more than kMaxTtlOffsets non-OPT RRs: do not cache
   std::array<uint16_t, kMaxTtlOffsets> ttl_offsets{};  // offsets of each non-OPT RR's TTL
 };
 
@@ -200,8 +200,7 @@ struct ResponseInfo {
 /// 65535 on TCP) replaces it with a header+question(+OPT) answer with TC set. Returns the
 /// final length; 0 if even the truncated form does not fit `buf`.
 [[nodiscard]] size_t finishAnswer(std::span<uint8_t> buf, size_t len, const Query& q,
-                                  uint16_t our_udp_size, size_t max_size,
-                                  const Ede* ede) noexcept;
+                                  uint16_t our_udp_size, size_t max_size, const Ede* ede) noexcept;
 
 /// Rewrites the TTL at each offset: ttl' = max(ttl - elapsed, 0), or `fixed` when
 /// `use_fixed` (serve-stale answers carry stale_answer_ttl, RFC 8767 4).
@@ -209,8 +208,14 @@ void adjustTtls(std::span<uint8_t> msg, std::span<const uint16_t> offsets, uint3
                 bool use_fixed, uint32_t fixed) noexcept;
 
 /// Header accessors.
-inline uint16_t messageId(std::span<const uint8_t> m) noexcept { return readU16(m.data()); }
-inline uint16_t messageFlags(std::span<const uint8_t> m) noexcept { return readU16(m.data() + 2); }
-inline uint8_t headerRcode(uint16_t flags) noexcept { return static_cast<uint8_t>(flags & 0xFU); }
+inline uint16_t messageId(std::span<const uint8_t> m) noexcept {
+  return readU16(m.data());
+}
+inline uint16_t messageFlags(std::span<const uint8_t> m) noexcept {
+  return readU16(m.data() + 2);
+}
+inline uint8_t headerRcode(uint16_t flags) noexcept {
+  return static_cast<uint8_t>(flags & 0xFU);
+}
 
 }  // namespace steadfast::wire

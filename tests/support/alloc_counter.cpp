@@ -32,20 +32,46 @@ void* countedAlignedAlloc(std::size_t n, std::align_val_t al) {
 }  // namespace
 
 namespace steadfast::test {
-uint64_t allocCount() noexcept { return t_allocs; }
+uint64_t allocCount() noexcept {
+  return t_allocs;
+}
 }  // namespace steadfast::test
 
 // NOLINTBEGIN(cppcoreguidelines-no-malloc,misc-new-delete-overloads)
-void* operator new(std::size_t n) { return countedAlloc(n); }
-void* operator new[](std::size_t n) { return countedAlloc(n); }
-void* operator new(std::size_t n, std::align_val_t al) { return countedAlignedAlloc(n, al); }
-void* operator new[](std::size_t n, std::align_val_t al) { return countedAlignedAlloc(n, al); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+void* operator new(std::size_t n) {
+  return countedAlloc(n);
+}
+void* operator new[](std::size_t n) {
+  return countedAlloc(n);
+}
+void* operator new(std::size_t n, std::align_val_t al) {
+  return countedAlignedAlloc(n, al);
+}
+void* operator new[](std::size_t n, std::align_val_t al) {
+  return countedAlignedAlloc(n, al);
+}
+void operator delete(void* p) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, std::size_t) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::align_val_t) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, std::align_val_t) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept {
+  std::free(p);
+}
 // NOLINTEND(cppcoreguidelines-no-malloc,misc-new-delete-overloads)

@@ -3,13 +3,12 @@
 // malformed input — and the proof that a cache hit allocates nothing (STYLE.md section 6).
 #include "resolver/pipeline/pipeline.h"
 
-#include <gtest/gtest.h>
-
 #include <arpa/inet.h>
-
 #include <array>
 #include <cstring>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "tests/support/alloc_counter.h"
 
@@ -31,8 +30,8 @@ std::vector<uint8_t> makeQuery(std::string_view name, uint16_t id, uint16_t qtyp
   size_t qlen = 0;
   EXPECT_TRUE(wire::nameFromText(name, qname, qlen));
   std::vector<uint8_t> buf(512);
-  const size_t n = wire::buildQuery(std::span<const uint8_t>(qname.data(), qlen), qtype, id,
-                                    1232, false, buf);
+  const size_t n =
+      wire::buildQuery(std::span<const uint8_t>(qname.data(), qlen), qtype, id, 1232, false, buf);
   EXPECT_GT(n, 0U);
   buf.resize(n);
   return buf;
@@ -63,8 +62,8 @@ class PipelineTest : public ::testing::Test {
     opts.max_memory = 8U << 20U;
     cache_ = std::make_unique<cache::PacketCache>(opts);
     reader_ = cache_->registerReader();
-    pipeline_ = std::make_unique<Pipeline>(&loop_, *cache_, reader_, holder_, stats_.worker(0), 0,
-                                           sink_);
+    pipeline_ =
+        std::make_unique<Pipeline>(&loop_, *cache_, reader_, holder_, stats_.worker(0), 0, sink_);
     client_ = *SocketAddress::parse("127.0.0.1:40000");
     handle_.transport = Transport::Udp;
     handle_.peer = client_;
@@ -83,10 +82,9 @@ class PipelineTest : public ::testing::Test {
     wire::ResponseInfo info;
     ASSERT_EQ(wire::analyzeResponse(answer, 1, q, info), wire::ResponseCheck::Ok);
     cache_->insert(cache::CacheKey::forQuery(q),
-                   cache::CacheableAnswer{answer,
-                                          std::span<const uint16_t>(info.ttl_offsets.data(),
-                                                                    info.ttl_count),
-                                          info.min_ttl, false},
+                   cache::CacheableAnswer{
+                       answer, std::span<const uint16_t>(info.ttl_offsets.data(), info.ttl_count),
+                       info.min_ttl, false},
                    MonoClock::now());
   }
 
