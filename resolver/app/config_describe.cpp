@@ -82,6 +82,9 @@ void describePlan(const Config& c, std::string& out) {
   for (const failover::TierConfig& tier : plan.tiers) {
     out += "  " + std::to_string(index++) + ". tier '" + tier.name + "', policy " +
            std::string(failover::policyName(tier.policy));
+    if (tier.policy != failover::SelectionPolicyKind::Ordered) {
+      out += " (not active yet: upstreams are tried in order)";
+    }
     if (!tier.profile.empty()) {
       out += ", profile " + tier.profile + " (" + tier.transport + ")";
     }
@@ -90,7 +93,11 @@ void describePlan(const Config& c, std::string& out) {
       out += "       (no upstreams)\n";
     }
     for (const failover::UpstreamUri& u : tier.upstreams) {
-      out += "       " + u.text + "\n";
+      out += "       " + u.text;
+      if (u.transport == failover::UpstreamTransport::Tls) {
+        out += " (DNS over TLS not active yet: skipped)";
+      }
+      out += "\n";
     }
   }
   const failover::LastResortConfig& lr = plan.last_resort;

@@ -26,10 +26,23 @@ std::shared_ptr<const pipeline::Runtime> buildRuntime(const Config& config,
   auto rt = std::make_shared<pipeline::Runtime>();
   rt->config = config.pipeline;
   for (const auto& tier : config.plan.tiers) {
+    if (tier.policy != failover::SelectionPolicyKind::Ordered) {
+      LOG_WARN("tier '%s': policy '%s' is not implemented yet; upstreams are tried in order",
+               tier.name.c_str(), std::string(failover::policyName(tier.policy)).c_str());
+    }
     for (const auto& uri : tier.upstreams) {
+      if (uri.transport == failover::UpstreamTransport::Tls) {
+        // Never send plain DNS to a DoT port: until DoT lands, such upstreams are left out.
+        LOG_WARN("tier '%s': %s skipped: DNS over TLS upstreams are not implemented yet",
+                 tier.name.c_str(), uri.text.c_str());
+        continue;
+      }
       rt->upstreams.push_back(
           pipeline::UpstreamTarget{uri, tier.name, &stats.upstream(tier.name, uri.text)});
     }
+  }
+  if (rt->upstreams.empty()) {
+    LOG_WARN("no usable upstream: every query will be answered from cache or with SERVFAIL");
   }
   rt->attempt_timeout = pipeline::attemptTimeoutFor(config.pipeline.query_budget);
   return rt;

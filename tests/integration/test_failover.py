@@ -155,6 +155,21 @@ class Failover(unittest.TestCase):
             self.assertEqual(r.rcode(), dns.rcode.NOERROR)
             self.assertEqual(up.queries_for(transport="udp"), [])
 
+    def test_tls_upstream_never_gets_plain_dns(self):
+        # DoT is not implemented yet: a tls:// upstream must be skipped, never sent plain DNS
+        # (here it points at a scripted plain-DNS server, which must see nothing), and the
+        # next upstream answers.
+        plain, backup = ScriptedUpstream(), ScriptedUpstream()
+        with plain, backup:
+            backup.script("dot.example.test", answer("127.0.0.70", ttl=300))
+            tls_uri = f"tls://127.0.0.1:{plain.port}#dot.example.test"
+            with Steadfast(upstreams=[tls_uri, backup.uri]) as d:
+                r = d.query("dot.example.test")
+                self.assertEqual(answer_values(r), ["127.0.0.70"])
+                self.assertEqual(plain.queries_for("dot.example.test"), [],
+                                 "plain DNS was sent to a tls:// upstream")
+                self.assertIsNotNone(d.wait_log(r"DNS over TLS upstreams are not implemented"))
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -18,7 +18,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import dns.rcode  # noqa: E402
 
-from harness import (LOOPBACK, ScriptedUpstream, Steadfast, answer, answer_values,  # noqa: E402
+from harness import (LOOPBACK, exchange, ScriptedUpstream, Steadfast, answer, answer_values,  # noqa: E402
                      delay, free_port, make_query, parse, read_tcp_message, run_steadfast,
                      wait_until)
 
@@ -88,20 +88,6 @@ MALFORMED = [
 ]
 
 
-def send_udp(port, wire, timeout):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        s.settimeout(timeout)
-        s.connect((LOOPBACK, port))
-        s.send(wire)
-        try:
-            return s.recv(65535)
-        except (socket.timeout, ConnectionRefusedError):
-            return None
-    finally:
-        s.close()
-
-
 def tcp_send_query(sock, name, id):
     w = make_query(name, id=id).to_wire()
     sock.sendall(struct.pack("!H", len(w)) + w)
@@ -157,7 +143,7 @@ class Safety(unittest.TestCase):
             d0 = metric_or_zero(d, "steadfast_dropped_queries_total")
             problems = []
             for desc, wire, expect in MALFORMED:
-                reply = send_udp(d.port, wire, timeout=0.6 if expect == "drop" else 2.0)
+                reply = exchange(wire, d.port, tcp=False, timeout=0.6 if expect == "drop" else 2.0)
                 if expect == "drop":
                     if reply is not None:
                         problems.append(f"{desc}: expected no answer, got {reply[:16].hex()}")

@@ -449,10 +449,14 @@ TEST(DescribeConfigTest, ExampleFile) {
            "allowed: 127.0.0.0/8, ::1/128",
            "query budget: 1500ms",
            "max memory: 128MiB",
-           "1. tier 'primary', policy fastest\n       dns://192.0.2.1:53\n"
-           "       tls://192.0.2.2:853#resolver.example.net\n",
-           "2. tier 'union', policy fastest, profile dns4eu-protective (tls)\n"
-           "       tls://86.54.11.1:853#protective.joindns4.eu\n",
+           "1. tier 'primary', policy fastest (not active yet: upstreams are tried in order)\n"
+           "       dns://192.0.2.1:53\n"
+           "       tls://192.0.2.2:853#resolver.example.net (DNS over TLS not active yet: "
+           "skipped)\n",
+           "2. tier 'union', policy fastest (not active yet: upstreams are tried in order), "
+           "profile dns4eu-protective (tls)\n"
+           "       tls://86.54.11.1:853#protective.joindns4.eu (DNS over TLS not active yet: "
+           "skipped)\n",
            "3. last resort: recursion from the root hints, DNSSEC on",
            "failback: auto, after at least 30s",
            "crisis mode at start: auto",
