@@ -93,7 +93,11 @@ void write(Level level, const char* fmt, ...) {
   } else {
     line = std::string(ts) + " " + levelName(level) + ": " + msg + "\n";
   }
-  (void)::write(STDERR_FILENO, line.data(), line.size());
+  // A log line that cannot be written has nowhere else to go; the result is looked at only to
+  // satisfy FORTIFY's warn_unused_result.
+  if (::write(STDERR_FILENO, line.data(), line.size()) < 0) {
+    return;
+  }
 }
 
 }  // namespace steadfast::log
