@@ -314,6 +314,7 @@ class Safety(unittest.TestCase):
             try:
                 s.sendall(blob)
                 got = {}
+                order = []
                 deadline = time.monotonic() + 5
                 while len(got) < 10 and time.monotonic() < deadline:
                     m = read_tcp_message(s, max(0.1, deadline - time.monotonic()))
@@ -321,10 +322,15 @@ class Safety(unittest.TestCase):
                         break
                     msg = parse(m)
                     got[msg.id] = msg
+                    order.append(msg.id)
             finally:
                 s.close()
             self.assertEqual(sorted(got), [1000 + i for i in range(10)],
                              f"pipelined answers missing: got IDs {sorted(got)}")
+            # RFC 7766 6.2.1.1: answers go out as they are ready, so the 200 ms-delayed p3
+            # comes after p4 and p5, which were sent after it.
+            self.assertGreater(order.index(1003), order.index(1004), f"arrival order {order}")
+            self.assertGreater(order.index(1003), order.index(1005), f"arrival order {order}")
             for i in range(10):
                 msg = got[1000 + i]
                 self.assertEqual(msg.question[0].name.to_text(), f"p{i}.example.test.")
