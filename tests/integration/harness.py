@@ -587,11 +587,23 @@ class Steadfast:
         return self.returncode
 
     def close(self, failed: bool = False) -> None:
+        problem = None
         if self.proc is not None:
-            _kill_pid(self.proc)
+            was_running = self.proc.poll() is None
+            rc = _kill_pid(self.proc)
+            # Every daemon a test leaves running must stop cleanly on SIGTERM: exit 0 (a
+            # sanitizer build exits non-zero on a leak or a memory error at shutdown).
+            if was_running and rc != 0:
+                problem = f"steadfast did not stop cleanly on SIGTERM: exit code {rc}"
         if self._log_file is not None:
             self._log_file.close()
             self._log_file = None
+        log_text = self.log()
+        for marker in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
+            if marker in log_text:
+                problem = f"sanitizer report in the steadfast log ({marker})"
+        if problem is not None and not failed:
+            self.failed = True
         if failed or self.failed:
             sys.stderr.write(f"\n===== steadfast log ({self.log_path}) =====\n")
             sys.stderr.write(self.log()[-30000:])
@@ -604,6 +616,8 @@ class Steadfast:
             sys.stderr.write("===== end =====\n")
         if not self.keep_tmp:
             shutil.rmtree(self.tmp, ignore_errors=True)
+        if problem is not None and not failed:
+            raise AssertionError(problem)
 
     def __enter__(self) -> "Steadfast":
         return self
