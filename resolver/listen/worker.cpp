@@ -101,6 +101,13 @@ Status Worker::bind(const std::vector<SocketAddress>& addresses) {
 }
 
 void Worker::start() {
+  // The loop and the stop handle exist before the thread does, so requestStop() from another
+  // thread (a SIGTERM right after start) always finds an initialised handle; the thread's
+  // creation orders these writes before everything the thread does (found by TSan).
+  uv_loop_init(&loop_);
+  stop_async_.data = this;
+  uv_async_init(&loop_, &stop_async_,
+                [](uv_async_t* a) { static_cast<Worker*>(a->data)->beginStop(); });
   thread_ = std::thread([this] { run(); });
 }
 
@@ -117,12 +124,8 @@ void Worker::join() {
 }
 
 void Worker::run() {
-  uv_loop_init(&loop_);
   pipeline_ = std::make_unique<pipeline::Pipeline>(&loop_, cache_, reader_, runtime_, stats_,
                                                    index_, *this);
-  stop_async_.data = this;
-  uv_async_init(&loop_, &stop_async_,
-                [](uv_async_t* a) { static_cast<Worker*>(a->data)->beginStop(); });
   uv_timer_init(&loop_, &drain_timer_);
   drain_timer_.data = this;
 
