@@ -397,8 +397,10 @@ class Steadfast:
     """
 
     def __init__(self, upstreams: Optional[Iterable[str]] = None, *, ready_timeout: float = 10.0,
-                 start: bool = True, binary: Optional[str] = None, **sections: Any) -> None:
+                 start: bool = True, binary: Optional[str] = None,
+                 env: Optional[Dict[str, str]] = None, **sections: Any) -> None:
         self.binary = binary or steadfast_bin()
+        self.extra_env = dict(env or {})
         self.tmp = tempfile.mkdtemp(prefix="steadfast-it-")
         self.port = free_port()
         self.http_port = free_port()
@@ -467,6 +469,7 @@ class Steadfast:
         self.proc = subprocess.Popen([self.binary, "-c", self.config_path],
                                      stdin=subprocess.DEVNULL, stdout=self._log_file,
                                      stderr=self._log_file, cwd=self.tmp,
+                                     env={**os.environ, **self.extra_env},
                                      preexec_fn=_pdeathsig)
         _register_child(self.proc)
         return self.proc

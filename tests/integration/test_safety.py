@@ -9,6 +9,7 @@ import selectors
 import signal
 import socket
 import struct
+import shutil
 import sys
 import tempfile
 import time
@@ -442,6 +443,27 @@ class Safety(unittest.TestCase):
         with open(path, "w") as f:
             f.write("\n".join(lines) + "\n")
         return path, at + 1
+
+    def test_systemd_notify_ready_reloading_stopping(self):
+        # Type=notify: systemd hands the daemon a datagram socket in NOTIFY_SOCKET. This test
+        # plays systemd and reads what libsystemd's sd_notify sends.
+        tmp = tempfile.mkdtemp(prefix="steadfast-notify-")
+        path = os.path.join(tmp, "notify")
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock.bind(path)
+        sock.settimeout(10)
+        try:
+            with ScriptedUpstream() as up, Steadfast(upstreams=[up.uri],
+                                                     env={"NOTIFY_SOCKET": path}) as d:
+                self.assertIn("READY=1", sock.recv(4096).decode())
+                d.signal(signal.SIGHUP)
+                self.assertIn("RELOADING=1", sock.recv(4096).decode())
+                self.assertIn("READY=1", sock.recv(4096).decode())
+                self.assertEqual(d.stop(), 0)
+                self.assertIn("STOPPING=1", sock.recv(4096).decode())
+        finally:
+            sock.close()
+            shutil.rmtree(tmp, ignore_errors=True)
 
     def test_check_config(self):
         with tempfile.TemporaryDirectory(prefix="steadfast-cc-") as tmp:
