@@ -149,7 +149,12 @@ int runDaemon(Config config, const ConfigLoader& reload) {
   report::HttpServer http(http_options);
   report::CoreRoutes routes;
   routes.metrics = &metrics;
-  routes.ready = [] { return true; };
+  // Listeners are bound by now; until health checks land, "some tier can answer" means some
+  // usable upstream is configured (spec/interface.md /readyz).
+  routes.ready = [&holder] {
+    auto rt = holder.get();
+    return rt != nullptr && !rt->upstreams.empty();
+  };
   report::installCoreRoutes(http, routes);
   if (auto started = http.start(); !started) {
     LOG_ERROR("%s", started.error().detail.c_str());

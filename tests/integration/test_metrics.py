@@ -132,6 +132,18 @@ class Metrics(unittest.TestCase):
             self.assertTrue(ctype.startswith("text/plain"), f"Content-Type {ctype!r}")
             self.assertIn("steadfast_build_info", body)
 
+    def test_readyz_needs_a_usable_upstream(self):
+        with ScriptedUpstream() as up, Steadfast(upstreams=[up.uri]) as d:
+            status, _, _ = http_get(d.http_port, "/readyz")
+            self.assertEqual(status, 200)
+        # A tls:// upstream is skipped until DoT lands: nothing can answer, so not ready,
+        # while the process itself is healthy.
+        with Steadfast(upstreams=["tls://127.0.0.1:853#dot.example.test"]) as d:
+            status, _, _ = http_get(d.http_port, "/readyz")
+            self.assertEqual(status, 503)
+            status, _, _ = http_get(d.http_port, "/healthz")
+            self.assertEqual(status, 200)
+
 
 if __name__ == "__main__":
     unittest.main()
