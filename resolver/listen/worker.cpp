@@ -14,6 +14,9 @@ constexpr unsigned kBatch = 32;               // datagrams per recvmmsg/sendmmsg
 constexpr size_t kUdpBuf = 4096;              // per datagram; larger queries are malformed here
 constexpr int kUdpRounds = 8;                 // batches per readable event before yielding
 constexpr uint32_t kMaxPendingPerConn = 128;  // stop reading a TCP client past this
+// Unsent answer bytes queued on one TCP connection before it stops being read: a client that
+// sends queries and never reads the answers must not grow our memory without bound.
+constexpr size_t kMaxQueuedBytes = size_t{256} << 10U;
 constexpr int kTcpBacklog = 1024;
 }  // namespace
 
@@ -56,6 +59,7 @@ struct Worker::Connection {
 namespace {
 struct WriteReq {
   uv_write_t req{};
+  Worker::Connection* conn = nullptr;
   std::vector<uint8_t> data;
 };
 }  // namespace
@@ -286,32 +290,12 @@ void Worker::onConnection(TcpListener& l) {
   const auto idle_ms =
       static_cast<uint64_t>(std::max<int64_t>(1, tcp_budget_.idle_timeout_ms.load()));
   uv_timer_start(&c->idle, idle_cb, idle_ms, idle_ms);
-  c->reading = true;
-  uv_read_start(
-      reinterpret_cast<uv_stream_t*>(&c->handle),
-      [](uv_handle_t* h, size_t /*suggested*/, uv_buf_t* buf) {
-        auto* conn = static_cast<Connection*>(h->data);
-        if (conn->buf.size() < conn->used + 4096) {
-          conn->buf.resize(conn->used + 4096);
-        }
-        *buf = uv_buf_init(reinterpret_cast<char*>(conn->buf.data() + conn->used),
-                           static_cast<unsigned>(conn->buf.size() - conn->used));
-      },
-      [](uv_stream_t* stream, ssize_t nread, const uv_buf_t* /*buf*/) {
-        auto* conn = static_cast<Connection*>(stream->data);
-        if (nread < 0) {
-          conn->worker->closeConnection(*conn);
-        } else if (nread > 0) {
-          conn->worker->onTcpData(*conn, static_cast<size_t>(nread));
-        }
-      });
+  startReading(*c);
 }
 
 void Worker::onTcpData(Connection& c, size_t nread) {
   c.used += nread;
-  const auto idle_ms =
-      static_cast<uint64_t>(std::max<int64_t>(1, tcp_budget_.idle_timeout_ms.load()));
-  uv_timer_start(&c.idle, c.idle.timer_cb, idle_ms, idle_ms);
+  touch(c);
   pipeline_->refresh();
   pipeline::Pipeline::BatchScope scope(*pipeline_);
   auto& out = tcp_out_;
@@ -338,26 +322,108 @@ void Worker::onTcpData(Connection& c, size_t nread) {
     std::memmove(c.buf.data(), c.buf.data() + off, c.used - off);
     c.used -= off;
   }
-  if (!c.closed && c.reading && c.pending >= kMaxPendingPerConn) {
-    uv_read_stop(reinterpret_cast<uv_stream_t*>(&c.handle));
-    c.reading = false;
-  }
+  updateReading(c);
 }
 
 void Worker::writeTcp(Connection& c, std::span<const uint8_t> answer) {
+  std::array<uint8_t, 2> prefix{};
+  wire::writeU16(prefix.data(), static_cast<uint16_t>(answer.size()));
+  // Common case: the kernel takes the whole answer at once, and nothing is allocated.
+  // uv_try_write refuses (UV_EAGAIN) while earlier writes are queued, which keeps answers
+  // in order on the connection.
+  std::array<uv_buf_t, 2> bufs = {
+      uv_buf_init(reinterpret_cast<char*>(prefix.data()), 2),
+      uv_buf_init(const_cast<char*>(reinterpret_cast<const char*>(answer.data())),
+                  static_cast<unsigned>(answer.size()))};
+  const int wrote = uv_try_write(reinterpret_cast<uv_stream_t*>(&c.handle), bufs.data(), 2);
+  const size_t total = answer.size() + 2;
+  size_t done = wrote > 0 ? static_cast<size_t>(wrote) : 0;
+  if (wrote < 0 && wrote != UV_EAGAIN) {
+    closeConnection(c);
+    return;
+  }
+  if (done == total) {
+    return;
+  }
+  // The rest waits in a request of its own until the socket drains.
   auto* w = new WriteReq();
-  w->data.resize(answer.size() + 2);
-  wire::writeU16(w->data.data(), static_cast<uint16_t>(answer.size()));
-  std::memcpy(w->data.data() + 2, answer.data(), answer.size());
+  w->data.resize(total - done);
+  size_t pos = 0;
+  for (size_t i = done; i < 2; ++i) {
+    w->data[pos++] = prefix[i];
+  }
+  const size_t answer_from = done > 2 ? done - 2 : 0;
+  std::memcpy(w->data.data() + pos, answer.data() + answer_from, answer.size() - answer_from);
   w->req.data = w;
+  w->conn = &c;
   uv_buf_t b =
       uv_buf_init(reinterpret_cast<char*>(w->data.data()), static_cast<unsigned>(w->data.size()));
-  if (uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&c.handle), &b, 1,
-               [](uv_write_t* req, int /*status*/) { delete static_cast<WriteReq*>(req->data); }) !=
-      0) {
+  auto on_written = [](uv_write_t* req, int /*status*/) {
+    auto* written = static_cast<WriteReq*>(req->data);
+    // Write callbacks run before the connection's close callback, so the connection is still
+    // there (closed or not).
+    written->conn->worker->resumeIfDrained(*written->conn);
+    delete written;
+  };
+  if (uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&c.handle), &b, 1, on_written) != 0) {
     delete w;
     closeConnection(c);
+    return;
   }
+  updateReading(c);
+}
+
+void Worker::updateReading(Connection& c) {
+  if (c.closed) {
+    return;
+  }
+  const size_t queued = c.handle.write_queue_size;
+  const bool may_read = !stopping_ && c.pending < kMaxPendingPerConn && queued < kMaxQueuedBytes;
+  if (c.reading && !may_read) {
+    uv_read_stop(reinterpret_cast<uv_stream_t*>(&c.handle));
+    c.reading = false;
+  } else if (!c.reading && may_read && c.pending < kMaxPendingPerConn / 2 &&
+             queued < kMaxQueuedBytes / 2) {
+    startReading(c);
+  }
+}
+
+void Worker::startReading(Connection& c) {
+  // Named callbacks: uv_read_stop() clears the stream's own copies, so a resume cannot take
+  // them from the handle.
+  auto on_alloc = [](uv_handle_t* h, size_t /*suggested*/, uv_buf_t* buf) {
+    auto* conn = static_cast<Connection*>(h->data);
+    if (conn->buf.size() < conn->used + 4096) {
+      conn->buf.resize(conn->used + 4096);
+    }
+    *buf = uv_buf_init(reinterpret_cast<char*>(conn->buf.data() + conn->used),
+                       static_cast<unsigned>(conn->buf.size() - conn->used));
+  };
+  auto on_read = [](uv_stream_t* stream, ssize_t nread, const uv_buf_t* /*buf*/) {
+    auto* conn = static_cast<Connection*>(stream->data);
+    if (nread < 0) {
+      conn->worker->closeConnection(*conn);
+    } else if (nread > 0) {
+      conn->worker->onTcpData(*conn, static_cast<size_t>(nread));
+    }
+  };
+  c.reading = uv_read_start(reinterpret_cast<uv_stream_t*>(&c.handle), on_alloc, on_read) == 0;
+}
+
+void Worker::resumeIfDrained(Connection& c) {
+  if (!c.closed) {
+    // Answers draining to the client are activity: only a connection that neither sends
+    // queries nor takes answers for tcp_idle_timeout is idle (a client that stops reading
+    // is closed then, its queued answers dropped).
+    touch(c);
+  }
+  updateReading(c);
+}
+
+void Worker::touch(Connection& c) {
+  const auto idle_ms =
+      static_cast<uint64_t>(std::max<int64_t>(1, tcp_budget_.idle_timeout_ms.load()));
+  uv_timer_start(&c.idle, c.idle.timer_cb, idle_ms, idle_ms);
 }
 
 void Worker::deliver(const pipeline::ClientHandle& client,
@@ -378,11 +444,7 @@ void Worker::deliver(const pipeline::ClientHandle& client,
   if (!answer.empty()) {
     writeTcp(*c, answer);
   }
-  if (!c->closed && !c->reading && c->pending < kMaxPendingPerConn / 2 && !stopping_) {
-    c->reading = true;
-    uv_read_start(reinterpret_cast<uv_stream_t*>(&c->handle), c->handle.alloc_cb,
-                  c->handle.read_cb);
-  }
+  updateReading(*c);
 }
 
 void Worker::closeConnection(Connection& c) {

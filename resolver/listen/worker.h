@@ -55,12 +55,21 @@ class Worker final : public pipeline::DeliverySink {
   struct TcpListener;
   struct Connection;
 
+  /// A write on `c` completed: reading resumes when its queue has drained (loop thread).
+  void resumeIfDrained(Connection& c);
+
  private:
   void run();
   void onUdpReadable(UdpSocket& s);
   void onConnection(TcpListener& l);
   void onTcpData(Connection& c, size_t nread);
   void writeTcp(Connection& c, std::span<const uint8_t> answer);
+  /// Stops or resumes reading `c` by its outstanding queries and queued answer bytes.
+  void updateReading(Connection& c);
+  /// (Re)starts reading `c`.
+  void startReading(Connection& c);
+  /// Restarts the idle timer of `c`.
+  void touch(Connection& c);
   void closeConnection(Connection& c);
   void maybeFreeConnection(Connection* c);
   void beginStop();

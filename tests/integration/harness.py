@@ -938,7 +938,7 @@ class ScriptedUpstream:
 
     @staticmethod
     def _udp_wire(q: dns.message.Message, r: dns.message.Message) -> bytes:
-        wire = r.to_wire()
+        wire = r.to_wire(max_size=65535)  # full size; truncation is decided below
         limit = max(512, q.payload) if q.edns >= 0 else 512
         if len(wire) > limit:
             t = dns.message.make_response(q, recursion_available=True, our_payload=1232)
@@ -1044,7 +1044,7 @@ class ScriptedUpstream:
             if k in ("truncate", "wrong_id_first"):
                 act_on(q, act.params["then"])
                 return
-            send(self._build(q, act).to_wire())
+            send(self._build(q, act).to_wire(max_size=65535))  # TCP: no payload limit
 
         buf = b""
         try:

@@ -337,6 +337,44 @@ class Safety(unittest.TestCase):
                 self.assertEqual(msg.question[0].name.to_text(), f"p{i}.example.test.")
                 self.assertEqual(answer_values(msg), [f"127.0.0.{i}"])
 
+    def test_tcp_client_that_does_not_read_is_throttled_not_buffered(self):
+        # 3000 pipelined queries for a ~2.4 KB answer = ~7 MB of answers, far more than the
+        # socket buffers hold while the client is not reading: steadfast must write what fits,
+        # queue a bounded amount, stop reading the connection, and resume once the client
+        # drains it. Every answer must arrive whole and in order (cache hits are answered in
+        # query order).
+        ips = [f"127.1.{i // 250}.{i % 250}" for i in range(150)]
+        with ScriptedUpstream() as up, Steadfast(upstreams=[up.uri],
+                                                 server={"tcp_idle_timeout": "10s"}) as d:
+            up.script("big.example.test", answer(*ips, ttl=300))
+            first = d.query("big.example.test", tcp=True)
+            self.assertEqual(len(answer_values(first)), 150)
+            full_len = len(first.to_wire(max_size=65535))
+            n = 3000
+            blob = b"".join(
+                struct.pack("!H", len(w)) + w
+                for w in (make_query("big.example.test", id=i).to_wire() for i in range(n)))
+            s = socket.create_connection((LOOPBACK, d.port), timeout=10)
+            try:
+                s.sendall(blob)
+                time.sleep(1.0)   # the server fills the socket buffers and must back off
+                ids = []
+                deadline = time.monotonic() + 30
+                while len(ids) < n and time.monotonic() < deadline:
+                    m = read_tcp_message(s, max(0.1, deadline - time.monotonic()))
+                    if m is None:
+                        break
+                    # Raw checks (parsing 3000 large messages in Python would dominate the
+                    # test's time): the ID, 150 answer records, and the full length.
+                    msg_id, ancount = struct.unpack("!H4xH", m[:8])
+                    self.assertEqual(ancount, 150, f"answer {msg_id} has {ancount} records")
+                    self.assertEqual(len(m), full_len, f"answer {msg_id} cut short")
+                    ids.append(msg_id)
+            finally:
+                s.close()
+            self.assertEqual(ids, list(range(n)), "answers missing or out of order")
+            self.assertTrue(d.healthz_ok())
+
     def test_idle_tcp_connection_closed(self):
         with ScriptedUpstream() as up, \
                 Steadfast(upstreams=[up.uri], server={"tcp_idle_timeout": "2s"}) as d:
