@@ -3,6 +3,7 @@
 
 #include <csignal>
 #include <memory>
+#include <sys/resource.h>
 #include <thread>
 #include <vector>
 
@@ -46,6 +47,21 @@ std::shared_ptr<const pipeline::Runtime> buildRuntime(const Config& config,
   }
   rt->attempt_timeout = pipeline::attemptTimeoutFor(config.pipeline.query_budget);
   return rt;
+}
+
+/// Every query in flight upstream holds a socket, every TCP client one more: take the hard
+/// limit of open files as the soft one (as unbound and dnsdist do).
+void raiseFileLimit() {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    const rlim_t before = rl.rlim_cur;
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) == 0) {
+      LOG_DEBUG("open files limit raised from %llu to %llu",
+                static_cast<unsigned long long>(before),
+                static_cast<unsigned long long>(rl.rlim_max));
+    }
+  }
 }
 
 void applyLog(const LogConfig& cfg) {
@@ -113,6 +129,7 @@ void doReload(Control& c) {
 int runDaemon(Config config, const ConfigLoader& reload) {
   applyLog(config.log);
   std::signal(SIGPIPE, SIG_IGN);
+  raiseFileLimit();
   const size_t n = workerCount(config);
 
   pipeline::StatsRegistry stats(n);

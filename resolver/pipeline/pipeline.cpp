@@ -173,6 +173,21 @@ Verdict Pipeline::process(std::span<const uint8_t> query, const SocketAddress& c
     }
   }
   stats_.cache_misses.inc();
+  if (pending_count_ >= kMaxPending) {
+    // Overload (a flood of misses, or upstreams that hang): every pending query holds sockets
+    // and memory, so past the cap a miss gets a stale answer if there is one, else nothing
+    // (a UDP client retries; a TCP client keeps its connection).
+    if (cache_.lookup(key, now, true, out, len) == cache::LookupResult::Stale) {
+      const wire::Ede ede{wire::EdeCode::StaleAnswer, kEdeStale};
+      out_len = wire::finishAnswer(out, len, q, edns, maxAnswerSize(q, handle.transport), &ede);
+      if (out_len != 0) {
+        stats_.countResponse(answerRcode(out.first(out_len)), Source::Stale);
+        return Verdict::Answered;
+      }
+    }
+    stats_.overloaded.inc();
+    return Verdict::Dropped;
+  }
 
   PendingQuery* p = acquire();
   p->q = q;

@@ -47,6 +47,10 @@ struct PendingQuery;
 
 class Pipeline final : public upstream::AttemptListener {
  public:
+  /// Queries one worker may have outstanding upstream at once (each holds up to a few
+  /// sockets); past it a miss is answered stale or dropped (steadfast_overload_dropped_total).
+  static constexpr size_t kMaxPending = 8192;
+
   Pipeline(uv_loop_t* loop, cache::PacketCache& cache, cache::ReaderId reader,
            RuntimeHolder& runtime, WorkerStats& stats, size_t worker_index, DeliverySink& sink);
   ~Pipeline() override;

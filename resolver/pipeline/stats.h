@@ -88,6 +88,7 @@ struct alignas(64) WorkerStats {
   Counter refused_rate_limit;
   Counter malformed;
   Counter dropped;       // shorter than a header, or QR set: not answered
+  Counter overloaded;    // misses dropped: the worker had too many queries outstanding upstream
   Counter tcp_rejected;  // connections closed at max_tcp_connections
   std::array<Gauge, kTransports> tcp_connections;
 

@@ -58,6 +58,7 @@ struct WorkerTotals {
   uint64_t refused_rate_limit = 0;
   uint64_t malformed = 0;
   uint64_t dropped = 0;
+  uint64_t overloaded = 0;
   uint64_t tcp_rejected = 0;
   std::array<int64_t, pipeline::kTransports> tcp_connections{};
 
@@ -80,6 +81,7 @@ struct WorkerTotals {
     refused_rate_limit += w.refused_rate_limit.get();
     malformed += w.malformed.get();
     dropped += w.dropped.get();
+    overloaded += w.overloaded.get();
     tcp_rejected += w.tcp_rejected.get();
   }
 };
@@ -255,6 +257,10 @@ void MetricsCollector::collectWorkers(std::vector<MetricFamily>& out) const {
   out.push_back(counterFamily(
       "steadfast_dropped_queries_total",
       "Packets dropped unanswered: shorter than a DNS header, or with the QR bit set.", t.dropped));
+  out.push_back(counterFamily("steadfast_overload_dropped_total",
+                              "Cache misses dropped unanswered because the worker already had its "
+                              "maximum of queries outstanding upstream (and no stale answer).",
+                              t.overloaded));
 
   MetricFamily connections = family("steadfast_tcp_connections",
                                     "Open client connections, by transport.", MetricType::Gauge);

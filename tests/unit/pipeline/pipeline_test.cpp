@@ -6,6 +6,8 @@
 #include <arpa/inet.h>
 #include <array>
 #include <cstring>
+#include <string>
+#include <unistd.h>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -74,7 +76,8 @@ class PipelineTest : public ::testing::Test {
     EXPECT_EQ(uv_loop_close(&loop_), 0);
   }
 
-  void prime(std::string_view name, uint32_t ttl) {
+  /// Caches an answer for `name` as if it had been inserted `age` ago.
+  void prime(std::string_view name, uint32_t ttl, Nanos age = Nanos{0}) {
     auto query = makeQuery(name, 1, 1);
     wire::Query q;
     ASSERT_EQ(wire::parseQuery(query, q), wire::QueryParse::Ok);
@@ -85,7 +88,7 @@ class PipelineTest : public ::testing::Test {
                    cache::CacheableAnswer{
                        answer, std::span<const uint16_t>(info.ttl_offsets.data(), info.ttl_count),
                        info.min_ttl, false},
-                   MonoClock::now());
+                   MonoClock::now() - age);
   }
 
   uv_loop_t loop_{};
@@ -176,6 +179,49 @@ TEST_F(PipelineTest, MissWithNoUpstreamsEndsInServfailWithEde) {
   ASSERT_GE(sink_.last.size(), wire::kHeaderSize);
   EXPECT_EQ(wire::headerRcode(wire::messageFlags(sink_.last)), 2);
   EXPECT_EQ(stats_.worker(0).cache_misses.get(), 1U);
+}
+
+}  // namespace
+}  // namespace steadfast::pipeline
+
+namespace steadfast::pipeline {
+namespace {
+
+TEST_F(PipelineTest, OverloadDropsMissesPastTheCapButServesStale) {
+  // An upstream that never answers: a bound UDP socket nobody reads.
+  const int sink_fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+  ASSERT_GE(sink_fd, 0);
+  auto sink_addr = *SocketAddress::parse("127.0.0.1:0");
+  ASSERT_EQ(::bind(sink_fd, sink_addr.sockaddrPtr(), sink_addr.length()), 0);
+  sockaddr_storage ss{};
+  socklen_t ss_len = sizeof ss;
+  ASSERT_EQ(::getsockname(sink_fd, reinterpret_cast<sockaddr*>(&ss), &ss_len), 0);
+  const SocketAddress bound(reinterpret_cast<sockaddr*>(&ss), ss_len);
+
+  auto rt = std::make_shared<Runtime>(holder_.get() ? *holder_.get() : Runtime{});
+  rt->upstreams.push_back(UpstreamTarget{*failover::UpstreamUri::parse("dns://" + bound.toString()),
+                                         "primary", &stats_.upstream("primary", "blackhole")});
+  holder_.publish(rt);
+  pipeline_->refresh();
+
+  // A stale entry: TTL 1 s, inserted 2 s ago (no sleeping: the cache takes the time given).
+  prime("stale.example.test.", 1, Seconds{2});
+
+  size_t len = 0;
+  Pipeline::BatchScope scope(*pipeline_);
+  for (size_t i = 0; i < Pipeline::kMaxPending; ++i) {
+    auto query = makeQuery("q" + std::to_string(i) + ".example.test.", 1, 1);
+    ASSERT_EQ(pipeline_->process(query, client_, handle_, out_, len), Verdict::Pending) << i;
+  }
+  EXPECT_EQ(pipeline_->pending(), Pipeline::kMaxPending);
+  auto over = makeQuery("one-more.example.test.", 2, 1);
+  EXPECT_EQ(pipeline_->process(over, client_, handle_, out_, len), Verdict::Dropped);
+  EXPECT_EQ(stats_.worker(0).overloaded.get(), 1U);
+  auto stale = makeQuery("stale.example.test.", 3, 1);
+  ASSERT_EQ(pipeline_->process(stale, client_, handle_, out_, len), Verdict::Answered);
+  EXPECT_EQ(wire::headerRcode(wire::messageFlags(out_)), 0);
+  EXPECT_EQ(stats_.worker(0).overloaded.get(), 1U);
+  ::close(sink_fd);
 }
 
 }  // namespace
