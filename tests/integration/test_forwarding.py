@@ -14,7 +14,7 @@ import dns.rcode  # noqa: E402
 import dns.rdatatype  # noqa: E402
 
 from harness import (ScriptedUpstream, Steadfast, Unbound, answer, answer_values,  # noqa: E402
-                     nxdomain, require_tool)
+                     free_port, nxdomain, require_tool)
 
 
 class Forwarding(unittest.TestCase):
@@ -139,6 +139,21 @@ class Forwarding(unittest.TestCase):
                                   "+time=2", "+retry=0", "dig.example.test", "A"],
                                  capture_output=True, text=True, timeout=10)
             self.assertEqual(res.stdout.split(), ["127.0.0.40"], res.stdout + res.stderr)
+
+    def test_ipv6_listener(self):
+        dig = require_tool("dig", "dnsutils")
+        with ScriptedUpstream() as up:
+            port = free_port()
+            with Steadfast(upstreams=[up.uri],
+                           server={"listen": [f"[::1]:{port}", f"127.0.0.1:{port}"],
+                                   "allow": ["::1/128", "127.0.0.0/8"]}):
+                up.script("six.example.test", answer("127.0.0.66", ttl=120))
+                for transport in ("+notcp", "+tcp"):
+                    res = subprocess.run([dig, "@::1", "-p", str(port), transport, "+short",
+                                          "+time=2", "+tries=1", "six.example.test", "A"],
+                                         capture_output=True, text=True, timeout=10)
+                    self.assertEqual(res.stdout.split(), ["127.0.0.66"],
+                                     f"{transport}: {res.stdout}{res.stderr}")
 
     def test_unbound_as_real_upstream(self):
         with Unbound(zone="example.test", ttl=300,
