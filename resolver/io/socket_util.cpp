@@ -40,10 +40,12 @@ uint16_t localPort(int fd) noexcept {
   return SocketAddress(reinterpret_cast<sockaddr*>(&ss), len).port();
 }
 
-Result<int> openUdpListener(const SocketAddress& addr) {
-  int fd = ::socket(addr.family(), SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+/// A non-blocking listening socket of `type` with SO_REUSEPORT (one per worker), IPv6-only
+/// for IPv6 addresses, not yet bound.
+static Result<int> openReusePortSocket(const SocketAddress& addr, int type, const char* what) {
+  int fd = ::socket(addr.family(), type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
-    return Unexpected<Error>{sysError("cannot create UDP socket for", addr)};
+    return Unexpected<Error>{sysError(std::string("cannot create ") + what + " socket for", addr)};
   }
   int one = 1;
   if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
@@ -54,34 +56,34 @@ Result<int> openUdpListener(const SocketAddress& addr) {
   if (addr.family() == AF_INET6) {
     setIntOption(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1);
   }
-  setIntOption(fd, SOL_SOCKET, SO_RCVBUF, 4 << 20);
-  setIntOption(fd, SOL_SOCKET, SO_SNDBUF, 4 << 20);
-  if (::bind(fd, addr.sockaddrPtr(), addr.length()) != 0) {
+  return fd;
+}
+
+Result<int> openUdpListener(const SocketAddress& addr) {
+  auto fd = openReusePortSocket(addr, SOCK_DGRAM, "UDP");
+  if (!fd) {
+    return fd;
+  }
+  setIntOption(*fd, SOL_SOCKET, SO_RCVBUF, 4 << 20);
+  setIntOption(*fd, SOL_SOCKET, SO_SNDBUF, 4 << 20);
+  if (::bind(*fd, addr.sockaddrPtr(), addr.length()) != 0) {
     auto e = sysError("cannot listen on udp", addr);
-    closeFd(fd);
+    closeFd(*fd);
     return Unexpected<Error>{e};
   }
   return fd;
 }
 
 Result<int> openTcpListener(const SocketAddress& addr, int backlog) {
-  int fd = ::socket(addr.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    return Unexpected<Error>{sysError("cannot create TCP socket for", addr)};
+  auto fd = openReusePortSocket(addr, SOCK_STREAM, "TCP");
+  if (!fd) {
+    return fd;
   }
   int one = 1;
-  (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
-    auto e = sysError("cannot set SO_REUSEPORT on", addr);
-    closeFd(fd);
-    return Unexpected<Error>{e};
-  }
-  if (addr.family() == AF_INET6) {
-    setIntOption(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1);
-  }
-  if (::bind(fd, addr.sockaddrPtr(), addr.length()) != 0 || ::listen(fd, backlog) != 0) {
+  (void)setsockopt(*fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (::bind(*fd, addr.sockaddrPtr(), addr.length()) != 0 || ::listen(*fd, backlog) != 0) {
     auto e = sysError("cannot listen on tcp", addr);
-    closeFd(fd);
+    closeFd(*fd);
     return Unexpected<Error>{e};
   }
   return fd;
