@@ -156,7 +156,7 @@ int runDaemon(Config config, const ConfigLoader& reload) {
   report::MetricsCollector metrics(stats);
   metrics.setCacheSize([&cache] {
     return report::CacheSize{static_cast<double>(cache.entries()),
-                             static_cast<double>(cache.bytes())};
+                             static_cast<double>(cache.bytes()), cache.insertsSkipped()};
   });
   report::HttpServerOptions http_options;
   http_options.listen = config.report.listen;

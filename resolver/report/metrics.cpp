@@ -187,6 +187,10 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
       gaugeFamily("steadfast_cache_entries", "Entries in the packet cache.", cache.entries));
   out.push_back(gaugeFamily("steadfast_cache_bytes", "Approximate memory held by the packet cache.",
                             cache.bytes));
+  out.push_back(counterFamily("steadfast_cache_inserts_skipped_total",
+                              "Answers not stored in the cache because another thread held the "
+                              "shard or the memory bound was reached with entries still in use.",
+                              cache.inserts_skipped));
 
   collectUpstreams(out);
 

@@ -5,6 +5,7 @@
 // subsystems (failover, feeds, sinks) contribute families through addSource().
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <mutex>
 #include <string>
@@ -25,6 +26,7 @@ inline constexpr std::string_view kMetricsContentType = "text/plain; version=0.0
 struct CacheSize {
   double entries = 0;
   double bytes = 0;
+  uint64_t inserts_skipped = 0;  // answers not stored: shard busy or memory held by readers
 };
 
 /// Called at scrape time on an HTTP thread; must be thread-safe.

@@ -100,6 +100,8 @@ TEST_F(MetricNamingTest, SpecFamiliesArePresentWithTheirLabels) {
       {"steadfast_query_duration_seconds", T::Histogram, {"source"}},
       {"steadfast_cache_entries", T::Gauge, {}},
       {"steadfast_cache_bytes", T::Gauge, {}},
+      {"steadfast_cache_inserts_skipped_total", T::Counter, {}},
+      {"steadfast_overload_dropped_total", T::Counter, {}},
       {"steadfast_cache_hits_total", T::Counter, {}},
       {"steadfast_cache_misses_total", T::Counter, {}},
       {"steadfast_upstream_queries_total", T::Counter, {"tier", "upstream"}},

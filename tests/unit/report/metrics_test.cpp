@@ -76,7 +76,7 @@ class MetricsTest : public ::testing::Test {
     primary.per_worker[1].rtt.observe(milliseconds{30});  // le 0.05
     stats_.upstream("fallback", "tls://192.0.2.2:853");   // no traffic yet
 
-    collector_.setCacheSize([] { return CacheSize{42, 4096}; });
+    collector_.setCacheSize([] { return CacheSize{42, 4096, 7}; });
   }
 
   pipeline::StatsRegistry stats_{2};
@@ -132,6 +132,7 @@ TEST_F(MetricsTest, CacheAndSimpleCounters) {
   const std::string text = renderMetrics(collector_);
   EXPECT_THAT(text, HasSubstr("\nsteadfast_cache_entries 42\n"));
   EXPECT_THAT(text, HasSubstr("\nsteadfast_cache_bytes 4096\n"));
+  EXPECT_THAT(text, HasSubstr("\nsteadfast_cache_inserts_skipped_total 7\n"));
   EXPECT_THAT(text, HasSubstr("\nsteadfast_cache_hits_total 3\n"));
   EXPECT_THAT(text, HasSubstr("\nsteadfast_cache_misses_total 2\n"));
   EXPECT_THAT(text, HasSubstr("\nsteadfast_refused_total{reason=\"acl\"} 1\n"));
