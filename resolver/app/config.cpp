@@ -18,6 +18,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <utility>
 #include <vector>
 
@@ -988,7 +989,7 @@ Config parseConfig(std::string_view toml_text, const std::string& file) {
 Config loadConfig(const std::string& path) {
   std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
   if (!f) {
-    throw ConfigError(path, 0, 0, "cannot read: " + std::string(std::strerror(errno)));
+    throw ConfigError(path, 0, 0, "cannot read: " + std::generic_category().message(errno));
   }
   std::string text;
   char buf[16384];
@@ -1000,7 +1001,7 @@ Config loadConfig(const std::string& path) {
     }
   }
   if (std::ferror(f.get()) != 0) {
-    throw ConfigError(path, 0, 0, "cannot read: " + std::string(std::strerror(errno)));
+    throw ConfigError(path, 0, 0, "cannot read: " + std::generic_category().message(errno));
   }
   return parseConfig(text, path);
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // describeConfig: the effective configuration as `steadfast --check-config` prints it, with
 // defaults filled in and profiles expanded, so an operator sees exactly what will run.
+#include <cmath>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -156,7 +157,7 @@ void describeFeeds(const Config& c, std::string& out) {
            (f.action.empty() ? std::string("the feed's own, else ") + p.default_action : f.action) +
            ", at most " + std::to_string(f.max_entries) +
            " entries, rejects updates shrinking by " + "more than " +
-           std::to_string(static_cast<int>(f.max_shrink * 100 + 0.5)) + "%\n";
+           std::to_string(std::lround(f.max_shrink * 100)) + "%\n";
   }
 }
 

@@ -33,7 +33,9 @@ void printVersion() {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+namespace {
+
+int run(int argc, char** argv) {
   using steadfast::app::ConfigError;
   CLI::App cli{"steadfast: a resilient DNS failover resolver"};
   std::string config_path = "/etc/steadfast/steadfast.toml";
@@ -77,4 +79,19 @@ int main(int argc, char** argv) {
                  "example.com); metrics at http://127.0.0.1:8053/metrics\n");
   }
   return steadfast::app::runDaemon(std::move(config), loader);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Nothing may escape main: an unexpected exception (e.g. std::bad_alloc at start) is
+  // reported and ends the process with the "bad configuration / cannot start" code.
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "steadfast: fatal: %s\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "steadfast: fatal: unknown exception\n");
+  }
+  return 1;
 }

@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <string>
 #include <sys/socket.h>
+#include <system_error>
 #include <unistd.h>
 
 #include "resolver/base/random.h"
@@ -15,7 +16,10 @@ namespace steadfast::io {
 namespace {
 
 Error sysError(const std::string& what, const SocketAddress& addr) {
-  return Error{Errc::Io, what + " " + addr.toString() + ": " + std::strerror(errno)};
+  // std::generic_category().message() is thread-safe; strerror() is not (workers may fail
+  // concurrently).
+  return Error{Errc::Io,
+               what + " " + addr.toString() + ": " + std::generic_category().message(errno)};
 }
 
 void setIntOption(int fd, int level, int name, int value) noexcept {

@@ -48,7 +48,8 @@ class Attempt {
     return startTcp();
   }
 
-  /// Closes everything; `report` false for cancel. Frees itself once handles are closed.
+  /// Starts closing: unlinks from the client and closes every handle. Never frees `this`;
+  /// that happens in onClosed() or releaseIfClosed(), once no handle is left open.
   void finish() {
     if (closing_) {
       return;
@@ -62,7 +63,11 @@ class Attempt {
     }
     closeUdp();
     closeTcp();
-    if (pending_closes_ == 0) {
+  }
+
+  /// Frees a finished attempt that has no handle left to close.
+  void releaseIfClosed() {
+    if (closing_ && pending_closes_ == 0) {
       delete this;
     }
   }
@@ -153,9 +158,10 @@ class Attempt {
     auto rtt = MonoClock::now() - started_at_;
     auto& listener = client_.listener_;
     uint64_t cookie = cookie_;
-    const wire::ResponseInfo& info = info_;
-    finish();  // handles close asynchronously; `this` stays alive until their callbacks
-    listener.onAttemptDone(this, cookie, outcome, msg, info, rtt);
+    finish();
+    // `this` (and info_, msg) stay valid through the callback; freed only afterwards.
+    listener.onAttemptDone(this, cookie, outcome, msg, info_, rtt);
+    releaseIfClosed();
   }
 
   /// Checks a response; returns true when it ended the attempt.
@@ -323,9 +329,13 @@ UpstreamClient::UpstreamClient(uv_loop_t* loop, AttemptListener& listener)
     : loop_(loop), listener_(listener) {}
 
 UpstreamClient::~UpstreamClient() {
-  while (head_ != nullptr) {
-    head_->finish();
+  for (Attempt* a = head_; a != nullptr;) {
+    Attempt* next = a->next;  // taken first: `a` may be freed below
+    a->finish();
+    a->releaseIfClosed();
+    a = next;
   }
+  head_ = nullptr;
 }
 
 Attempt* UpstreamClient::start(const failover::UpstreamUri& uri, const wire::Query& q,
@@ -339,6 +349,7 @@ Attempt* UpstreamClient::start(const failover::UpstreamUri& uri, const wire::Que
   ++in_flight_;
   if (!a->start()) {
     a->finish();
+    a->releaseIfClosed();
     return nullptr;
   }
   return a;
@@ -347,6 +358,7 @@ Attempt* UpstreamClient::start(const failover::UpstreamUri& uri, const wire::Que
 void UpstreamClient::cancel(Attempt* attempt) noexcept {
   if (attempt != nullptr) {
     attempt->finish();
+    attempt->releaseIfClosed();
   }
 }
 
