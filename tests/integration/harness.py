@@ -209,6 +209,15 @@ def exchange(wire: bytes, port: int, tcp: bool = False, timeout: float = 3.0,
         s.close()
 
 
+def read_text(path: str) -> str:
+    """A log file's text so far ("" if it does not exist yet)."""
+    try:
+        with open(path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
 def read_exact(s: socket.socket, n: int, deadline: float) -> Optional[bytes]:
     buf = b""
     while len(buf) < n:
@@ -500,11 +509,7 @@ class Steadfast:
         return self.proc is not None and self.proc.poll() is None
 
     def log(self) -> str:
-        try:
-            with open(self.log_path, "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
+        return read_text(self.log_path)
 
     def log_offset(self) -> int:
         try:
@@ -1191,11 +1196,7 @@ class Unbound:
             time.sleep(0.05)
 
     def log(self) -> str:
-        try:
-            with open(self.log_path, "rb") as f:
-                return f.read().decode("utf-8", "replace")
-        except OSError:
-            return ""
+        return read_text(self.log_path)
 
     def stop(self) -> Optional[int]:
         rc = None
