@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "resolver/app/daemon.h"
 
+#include <atomic>
 #include <csignal>
 #include <memory>
 #include <sys/resource.h>
@@ -10,6 +11,7 @@
 #include <systemd/sd-daemon.h>
 #include <uv.h>
 
+#include "resolver/app/health_control.h"
 #include "resolver/base/log.h"
 #include "resolver/cache/packet_cache.h"
 #include "resolver/listen/worker.h"
@@ -22,15 +24,13 @@
 namespace steadfast::app {
 namespace {
 
+std::atomic<uint64_t> g_plan_ids{0};
+
 std::shared_ptr<const pipeline::Runtime> buildRuntime(const Config& config,
                                                       pipeline::StatsRegistry& stats) {
   auto rt = std::make_shared<pipeline::Runtime>();
   rt->config = config.pipeline;
   for (const auto& tier : config.plan.tiers) {
-    if (tier.policy != failover::SelectionPolicyKind::Ordered) {
-      LOG_WARN("tier '%s': policy '%s' is not implemented yet; upstreams are tried in order",
-               tier.name.c_str(), std::string(failover::policyName(tier.policy)).c_str());
-    }
     for (const auto& uri : tier.upstreams) {
       if (uri.transport == failover::UpstreamTransport::Tls) {
         // Never send plain DNS to a DoT port: until DoT lands, such upstreams are left out.
@@ -45,7 +45,11 @@ std::shared_ptr<const pipeline::Runtime> buildRuntime(const Config& config,
   if (rt->upstreams.empty()) {
     LOG_WARN("no usable upstream: every query will be answered from cache or with SERVFAIL");
   }
-  rt->attempt_timeout = pipeline::attemptTimeoutFor(config.pipeline.query_budget);
+  rt->layoutTiers(config.plan.tiers);
+  rt->plan_id = ++g_plan_ids;
+  // The wait before the next candidate: RTT-derived, at least 50 ms, at most the probe
+  // timeout (past it an upstream counts as timed out anyway), 100 ms before any answer.
+  rt->hedge.ceiling = std::max<Nanos>(config.plan.health.timeout, rt->hedge.floor);
   return rt;
 }
 
@@ -93,6 +97,7 @@ struct Control {
   pipeline::RuntimeHolder* holder = nullptr;
   cache::PacketCache* cache = nullptr;
   listen::TcpBudget* tcp = nullptr;
+  HealthControl* health = nullptr;
   uv_signal_t sigterm{};
   uv_signal_t sigint{};
   uv_signal_t sighup{};
@@ -107,7 +112,9 @@ void doReload(Control& c) {
         !(next.report.listen == c.config.report.listen)) {
       LOG_WARN("reload: listen addresses, workers and [report] listen change only on restart");
     }
-    c.holder->publish(buildRuntime(next, *c.stats));
+    auto rt = buildRuntime(next, *c.stats);
+    c.holder->publish(rt);
+    c.health->attach(rt, next.plan);
     c.cache->setOptions(next.cache);
     c.tcp->max.store(next.listen.max_tcp_connections);
     c.tcp->idle_timeout_ms.store(
@@ -137,18 +144,37 @@ int runDaemon(Config config, const ConfigLoader& reload) {
   cache_options.max_readers = n + 4;
   cache::PacketCache cache(cache_options);
   pipeline::RuntimeHolder holder;
-  holder.publish(buildRuntime(config, stats));
+  auto runtime = buildRuntime(config, stats);
+  holder.publish(runtime);
+  // TODO(h1): configWarnings(config) once the config part lands.
   listen::TcpBudget tcp;
   tcp.max.store(config.listen.max_tcp_connections);
   tcp.idle_timeout_ms.store(
       std::chrono::duration_cast<Millis>(config.listen.tcp_idle_timeout).count());
 
+  std::vector<std::unique_ptr<pipeline::PassiveChannel>> channels;
+  std::vector<pipeline::PassiveChannel*> channel_ptrs;
+  for (size_t i = 0; i < n; ++i) {
+    channels.push_back(std::make_unique<pipeline::PassiveChannel>());
+    channel_ptrs.push_back(channels.back().get());
+  }
+  // The control loop exists before the workers: the health control on it receives their
+  // passive signals from the first query on.
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  HealthControl health(&loop, holder, channel_ptrs);
+
   std::vector<std::unique_ptr<listen::Worker>> workers;
   for (size_t i = 0; i < n; ++i) {
-    workers.push_back(std::make_unique<listen::Worker>(i, cache, holder, stats.worker(i), tcp));
+    workers.push_back(std::make_unique<listen::Worker>(i, cache, holder, stats.worker(i), tcp,
+                                                       channels[i].get()));
     auto bound = workers.back()->bind(config.listen.listen);
     if (!bound) {
       LOG_ERROR("%s", bound.error().detail.c_str());
+      health.shutdown();
+      health.close();
+      uv_run(&loop, UV_RUN_DEFAULT);
+      (void)uv_loop_close(&loop);
       return kExitCannotBind;
     }
   }
@@ -166,17 +192,28 @@ int runDaemon(Config config, const ConfigLoader& reload) {
   report::HttpServer http(http_options);
   report::CoreRoutes routes;
   routes.metrics = &metrics;
-  // Listeners are bound by now; until health checks land, "some tier can answer" means some
-  // usable upstream is configured (spec/interface.md /readyz).
+  metrics.addSource([&holder, &health](std::vector<prometheus::MetricFamily>& out) {
+    report::appendPlanFamilies(holder.get(), health.failovers(), out);
+  });
+  // Listeners are bound by now: ready while some tier has a usable upstream (last-resort
+  // recursion, which would also count, comes with a later issue).
   routes.ready = [&holder] {
     auto rt = holder.get();
-    return rt != nullptr && !rt->upstreams.empty();
+    if (rt == nullptr || rt->upstreams.empty()) {
+      return false;
+    }
+    return rt->plan == nullptr || rt->plan->anyUsable();
   };
   report::installCoreRoutes(http, routes);
   if (auto started = http.start(); !started) {
     LOG_ERROR("%s", started.error().detail.c_str());
+    health.shutdown();
+    health.close();
+    uv_run(&loop, UV_RUN_DEFAULT);
+    (void)uv_loop_close(&loop);
     return kExitCannotBind;
   }
+  health.attach(runtime, config.plan);
 
   for (auto& w : workers) {
     w->start();
@@ -186,8 +223,6 @@ int runDaemon(Config config, const ConfigLoader& reload) {
            http.localAddress().toString().c_str());
   (void)sd_notify(0, "READY=1");
 
-  uv_loop_t loop;
-  uv_loop_init(&loop);
   Control control;
   control.config = std::move(config);
   control.reload = &reload;
@@ -195,6 +230,7 @@ int runDaemon(Config config, const ConfigLoader& reload) {
   control.holder = &holder;
   control.cache = &cache;
   control.tcp = &tcp;
+  control.health = &health;
   for (uv_signal_t* s : {&control.sigterm, &control.sigint, &control.sighup}) {
     uv_signal_init(&loop, s);
     s->data = &control;
@@ -202,6 +238,7 @@ int runDaemon(Config config, const ConfigLoader& reload) {
   auto on_stop = [](uv_signal_t* s, int signum) {
     auto* c = static_cast<Control*>(s->data);
     LOG_INFO("signal %d: draining and stopping", signum);
+    c->health->shutdown();
     uv_close(reinterpret_cast<uv_handle_t*>(&c->sigterm), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&c->sigint), nullptr);
     uv_close(reinterpret_cast<uv_handle_t*>(&c->sighup), nullptr);
@@ -212,7 +249,6 @@ int runDaemon(Config config, const ConfigLoader& reload) {
       &control.sighup, [](uv_signal_t* s, int) { doReload(*static_cast<Control*>(s->data)); },
       SIGHUP);
   uv_run(&loop, UV_RUN_DEFAULT);  // returns when the signal handles are closed
-  (void)uv_loop_close(&loop);
 
   (void)sd_notify(0, "STOPPING=1");
   for (auto& w : workers) {
@@ -221,6 +257,9 @@ int runDaemon(Config config, const ConfigLoader& reload) {
   for (auto& w : workers) {
     w->join();
   }
+  health.close();  // no worker can wake it any more
+  uv_run(&loop, UV_RUN_DEFAULT);
+  (void)uv_loop_close(&loop);
   http.stop();
   LOG_INFO("stopped");
   return kExitOk;

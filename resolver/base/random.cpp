@@ -73,3 +73,38 @@ SecureRandom& threadRandom() noexcept {
 }
 
 }  // namespace steadfast
+
+namespace steadfast {
+namespace {
+uint64_t splitmix(uint64_t& x) noexcept {
+  uint64_t z = (x += 0x9E3779B97F4A7C15ULL);
+  z = (z ^ (z >> 30U)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27U)) * 0x94D049BB133111EBULL;
+  return z ^ (z >> 31U);
+}
+uint64_t rotl(uint64_t x, unsigned k) noexcept {
+  return (x << k) | (x >> (64U - k));
+}
+}  // namespace
+
+FastRandom::FastRandom() noexcept : FastRandom(threadRandom().next64()) {}
+
+FastRandom::FastRandom(uint64_t seed) noexcept {
+  for (auto& s : s_) {
+    s = splitmix(seed);
+  }
+}
+
+uint64_t FastRandom::next64() noexcept {
+  const uint64_t result = rotl(s_[1] * 5, 7) * 9;
+  const uint64_t t = s_[1] << 17U;
+  s_[2] ^= s_[0];
+  s_[3] ^= s_[1];
+  s_[1] ^= s_[2];
+  s_[0] ^= s_[3];
+  s_[2] ^= t;
+  s_[3] = rotl(s_[3], 45);
+  return result;
+}
+
+}  // namespace steadfast

@@ -35,3 +35,32 @@ class SecureRandom {
 SecureRandom& threadRandom() noexcept;
 
 }  // namespace steadfast
+
+namespace steadfast {
+
+/// A source of uniform random numbers for decisions that need spread, not secrecy: probe
+/// jitter and the share of queries `fastest` sends to a slower upstream. Injected into pure
+/// logic (failover/) so tests can script it (FakeRandom in tests/support). IDs and source
+/// ports never come from here (SecureRandom does those).
+class Random {
+ public:
+  virtual ~Random() = default;
+  [[nodiscard]] virtual uint64_t next64() noexcept = 0;
+  /// Uniform in [0, 1).
+  [[nodiscard]] double unit() noexcept {
+    return static_cast<double>(next64() >> 11U) * 0x1.0p-53;  // 53 random mantissa bits
+  }
+};
+
+/// xoshiro256** seeded from the kernel CSPRNG: fast, not for secrets. One per thread.
+class FastRandom final : public Random {
+ public:
+  FastRandom() noexcept;
+  explicit FastRandom(uint64_t seed) noexcept;
+  [[nodiscard]] uint64_t next64() noexcept override;
+
+ private:
+  uint64_t s_[4] = {};
+};
+
+}  // namespace steadfast

@@ -65,8 +65,14 @@ struct WriteReq {
 }  // namespace
 
 Worker::Worker(size_t index, cache::PacketCache& cache, pipeline::RuntimeHolder& runtime,
-               pipeline::WorkerStats& stats, TcpBudget& tcp_budget)
-    : index_(index), cache_(cache), runtime_(runtime), stats_(stats), tcp_budget_(tcp_budget) {
+               pipeline::WorkerStats& stats, TcpBudget& tcp_budget,
+               pipeline::PassiveChannel* passive)
+    : index_(index),
+      cache_(cache),
+      runtime_(runtime),
+      stats_(stats),
+      tcp_budget_(tcp_budget),
+      passive_(passive) {
   reader_ = cache_.registerReader();
 }
 
@@ -128,8 +134,10 @@ void Worker::join() {
 }
 
 void Worker::run() {
+  pipeline::Pipeline::Options options;
+  options.passive = passive_;
   pipeline_ = std::make_unique<pipeline::Pipeline>(&loop_, cache_, reader_, runtime_, stats_,
-                                                   index_, *this);
+                                                   index_, *this, options);
   uv_timer_init(&loop_, &drain_timer_);
   drain_timer_.data = this;
 

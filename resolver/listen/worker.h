@@ -32,8 +32,11 @@ struct TcpBudget {
 
 class Worker final : public pipeline::DeliverySink {
  public:
+  /// `passive` (may be null) carries this worker's passive health signals to the control
+  /// thread; it must outlive the worker.
   Worker(size_t index, cache::PacketCache& cache, pipeline::RuntimeHolder& runtime,
-         pipeline::WorkerStats& stats, TcpBudget& tcp_budget);
+         pipeline::WorkerStats& stats, TcpBudget& tcp_budget,
+         pipeline::PassiveChannel* passive = nullptr);
   ~Worker() override;
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -80,6 +83,7 @@ class Worker final : public pipeline::DeliverySink {
   pipeline::RuntimeHolder& runtime_;
   pipeline::WorkerStats& stats_;
   TcpBudget& tcp_budget_;
+  pipeline::PassiveChannel* passive_;
   cache::ReaderId reader_ = 0;
   uv_loop_t loop_{};
   uv_async_t stop_async_{};

@@ -9,7 +9,7 @@ namespace steadfast::pipeline {
 /// A cache miss on its way through the upstreams. Pooled: the timer handle is initialised
 /// once and only closed when the Pipeline goes away, so reuse costs no allocation.
 struct PendingQuery {
-  static constexpr size_t kMaxAttempts = 8;
+  static constexpr size_t kMaxAttempts = failover::kMaxCandidates;
 
   Pipeline* owner = nullptr;
   uint32_t index = 0;
@@ -19,11 +19,14 @@ struct PendingQuery {
   std::shared_ptr<const Runtime> runtime;  // keeps the upstream URIs alive across a reload
   MonoTime started{};
   MonoTime deadline{};
-  size_t next_upstream = 0;
-  size_t launched = 0;
+  MonoTime next_launch{};         // when the next candidate is asked too
+  MonoTime wake{};                // when the timer is due (min of next_launch, deadline)
+  failover::CandidateList order;  // the upstreams this query may ask, in order
+  size_t next = 0;                // index into order of the next candidate
   std::array<upstream::Attempt*, kMaxAttempts> attempts{};
   std::array<size_t, kMaxAttempts> attempt_upstream{};
   std::array<MonoTime, kMaxAttempts> attempt_started{};
+  std::array<Nanos, kMaxAttempts> attempt_wait{};  // its hedge wait: late after this
   bool saw_timeout = false;
   bool saw_network = false;
   bool saw_rcode = false;
@@ -36,6 +39,7 @@ struct PendingQuery {
     }
     return n;
   }
+  [[nodiscard]] bool moreCandidates() const noexcept { return next < order.count; }
 };
 
 namespace {
@@ -68,6 +72,11 @@ uint64_t msUntil(MonoTime now, MonoTime then) noexcept {
 Pipeline::Pipeline(uv_loop_t* loop, cache::PacketCache& cache, cache::ReaderId reader,
                    RuntimeHolder& runtime, WorkerStats& stats, size_t worker_index,
                    DeliverySink& sink)
+    : Pipeline(loop, cache, reader, runtime, stats, worker_index, sink, Options{}) {}
+
+Pipeline::Pipeline(uv_loop_t* loop, cache::PacketCache& cache, cache::ReaderId reader,
+                   RuntimeHolder& runtime, WorkerStats& stats, size_t worker_index,
+                   DeliverySink& sink, Options options)
     : loop_(loop),
       cache_(cache),
       reader_(reader),
@@ -75,16 +84,24 @@ Pipeline::Pipeline(uv_loop_t* loop, cache::PacketCache& cache, cache::ReaderId r
       stats_(stats),
       worker_index_(worker_index),
       sink_(sink),
-      client_(loop, *this),
+      clock_(options.clock != nullptr ? *options.clock : system_clock_),
+      own_client_(options.sender == nullptr
+                      ? std::make_unique<upstream::UpstreamClient>(loop, *this)
+                      : nullptr),
+      sender_(options.sender != nullptr ? options.sender : own_client_.get()),
+      own_random_(options.random == nullptr ? std::make_unique<FastRandom>() : nullptr),
+      random_(options.random != nullptr ? *options.random : *own_random_),
+      passive_(options.passive),
       scratch_(65536) {
   generation_ = holder_.generation();
   runtime_ = holder_.get();
+  syncLocal();
 }
 
 Pipeline::~Pipeline() {
   for (auto& p : pool_) {
     for (auto*& a : p->attempts) {
-      client_.cancel(a);
+      sender_->cancel(a);
       a = nullptr;
     }
     uv_timer_stop(&p->timer);
@@ -101,6 +118,22 @@ void Pipeline::refresh() {
   if (g != generation_) {
     generation_ = g;
     runtime_ = holder_.get();
+    syncLocal();
+  }
+}
+
+void Pipeline::syncLocal() {
+  if (runtime_ == nullptr) {
+    local_.clear();
+    rtt_.clear();
+    local_plan_id_ = ~uint64_t{0};
+    return;
+  }
+  if (runtime_->plan_id != local_plan_id_ || local_.size() != runtime_->upstreams.size()) {
+    // A new upstream list (reload): what was learnt about the old indices does not apply.
+    local_.assign(runtime_->upstreams.size(), LocalUpstream{});
+    rtt_.assign(runtime_->upstreams.size(), failover::RttEstimator{});
+    local_plan_id_ = runtime_->plan_id;
   }
 }
 
@@ -117,7 +150,7 @@ size_t Pipeline::maxAnswerSize(const wire::Query& q, Transport t) const noexcept
 Verdict Pipeline::process(std::span<const uint8_t> query, const SocketAddress& client,
                           const ClientHandle& handle, std::span<uint8_t> out,
                           size_t& out_len) noexcept {
-  const MonoTime now = MonoClock::now();
+  const MonoTime now = clock_.now();
   stats_.queries[static_cast<size_t>(handle.transport)].inc();
   // Parsed into a member first so a hit touches no pool; a miss copies it into its
   // PendingQuery.
@@ -168,7 +201,7 @@ Verdict Pipeline::process(std::span<const uint8_t> query, const SocketAddress& c
     if (out_len != 0) {
       stats_.cache_hits.inc();
       stats_.countResponse(answerRcode(out.first(out_len)), Source::Cache);
-      stats_.duration[static_cast<size_t>(Source::Cache)].observe(MonoClock::now() - now);
+      stats_.duration[static_cast<size_t>(Source::Cache)].observe(clock_.now() - now);
       return Verdict::Answered;
     }
   }
@@ -195,9 +228,11 @@ Verdict Pipeline::process(std::span<const uint8_t> query, const SocketAddress& c
   p->runtime = runtime_;
   p->started = now;
   p->deadline = now + runtime_->config.query_budget;
-  p->next_upstream = 0;
-  p->launched = 0;
+  p->next = 0;
   p->saw_timeout = p->saw_network = p->saw_rcode = false;
+  const uint64_t pick = random_.next64();
+  const failover::SelectionDraw draw{rotation_++, random_.unit(), pick};
+  failover::buildCandidates(runtime_->view(), rtt_, now, draw, p->order);
   launchNext(*p, now);
   return Verdict::Pending;
 }
@@ -230,9 +265,11 @@ void Pipeline::release(PendingQuery* p) {
 
 void Pipeline::launchNext(PendingQuery& p, MonoTime now) {
   const auto& ups = p.runtime->upstreams;
-  while (p.next_upstream < ups.size() && p.launched < PendingQuery::kMaxAttempts &&
-         p.deadline - now >= kMinAttemptTime) {
-    const size_t u = p.next_upstream++;
+  while (p.moreCandidates() && p.deadline - now >= kMinAttemptTime) {
+    const size_t u = p.order.upstream[p.next++];
+    if (u >= ups.size()) {
+      continue;
+    }
     size_t slot = 0;
     while (slot < PendingQuery::kMaxAttempts && p.attempts[slot] != nullptr) {
       ++slot;
@@ -240,19 +277,23 @@ void Pipeline::launchNext(PendingQuery& p, MonoTime now) {
     if (slot == PendingQuery::kMaxAttempts) {
       break;
     }
-    ++p.launched;
     ups[u].stats->per_worker[worker_index_].queries.inc();
     const uint64_t cookie = (uint64_t{p.index} << 8U) | slot;
-    auto* a = client_.start(ups[u].uri, p.q, p.runtime->config.edns_buffer_size,
-                            p.deadline - now + kAttemptGrace, cookie);
+    auto* a = sender_->start(ups[u].uri, p.q, p.runtime->config.edns_buffer_size,
+                             p.deadline - now + kAttemptGrace, cookie);
     if (a == nullptr) {
       countUpstreamError(p, u, UpstreamError::Network);
+      passive(p, u, failover::Outcome::Network);
       p.saw_network = true;
       continue;  // no socket for this one: the next upstream at once
     }
     p.attempts[slot] = a;
     p.attempt_upstream[slot] = u;
     p.attempt_started[slot] = now;
+    const bool same_list = p.runtime->plan_id == local_plan_id_ && u < local_.size();
+    p.attempt_wait[slot] =
+        same_list ? rtt_[u].hedgeWait(p.runtime->hedge) : p.runtime->hedge.unmeasured;
+    p.next_launch = now + p.attempt_wait[slot];
     break;
   }
   if (p.active() == 0) {
@@ -263,44 +304,107 @@ void Pipeline::launchNext(PendingQuery& p, MonoTime now) {
 }
 
 void Pipeline::armTimer(PendingQuery& p, MonoTime now) {
-  MonoTime next = p.deadline;
-  if (p.next_upstream < p.runtime->upstreams.size()) {
-    next = std::min(next, now + p.runtime->attempt_timeout);
+  p.wake = p.deadline;
+  if (p.moreCandidates()) {
+    p.wake = std::min(p.wake, p.next_launch);
   }
-  uv_timer_start(&p.timer, &Pipeline::onTimer, msUntil(now, next), 0);
+  uv_timer_start(&p.timer, &Pipeline::onTimer, msUntil(now, p.wake), 0);
 }
 
 void Pipeline::onTimer(uv_timer_t* timer) {
   auto* p = static_cast<PendingQuery*>(timer->data);
-  Pipeline& self = *p->owner;
-  const MonoTime now = MonoClock::now();
-  if (now >= p->deadline) {
-    for (size_t i = 0; i < PendingQuery::kMaxAttempts; ++i) {
-      if (p->attempts[i] != nullptr) {
-        self.client_.cancel(p->attempts[i]);
-        p->attempts[i] = nullptr;
-        self.countUpstreamError(*p, p->attempt_upstream[i], UpstreamError::Timeout);
-        p->saw_timeout = true;
-      }
-    }
-    self.finishWithoutAnswer(*p);
-    return;
-  }
-  // The attempt timeout passed: ask the next upstream too (the earlier ones keep listening).
-  self.launchNext(*p, now);
+  p->owner->onPendingTimer(*p);
 }
 
-void Pipeline::countUpstreamError(PendingQuery& p, size_t upstream, UpstreamError e) {
+void Pipeline::runDueTimers() {
+  const MonoTime now = clock_.now();
+  for (auto& p : pool_) {
+    if (p->in_use && p->wake <= now) {
+      onPendingTimer(*p);
+    }
+  }
+}
+
+void Pipeline::onPendingTimer(PendingQuery& p) {
+  const MonoTime now = clock_.now();
+  if (now >= p.deadline) {
+    for (size_t i = 0; i < PendingQuery::kMaxAttempts; ++i) {
+      if (p.attempts[i] != nullptr) {
+        abandon(p, i, now);
+        p.saw_timeout = true;
+      }
+    }
+    finishWithoutAnswer(p);
+    return;
+  }
+  if (p.moreCandidates() && now >= p.next_launch) {
+    // The candidate asked last is late: ask the next one too (the earlier ones keep
+    // listening; the first valid answer wins).
+    launchNext(p, now);
+    return;
+  }
+  armTimer(p, now);  // woken early (a millisecond timer, or a test): wait for the rest
+}
+
+void Pipeline::abandon(PendingQuery& p, size_t slot, MonoTime now) {
+  sender_->cancel(p.attempts[slot]);
+  p.attempts[slot] = nullptr;
+  const size_t u = p.attempt_upstream[slot];
+  const Nanos waited = now - p.attempt_started[slot];
+  if (waited < p.attempt_wait[slot]) {
+    return;  // another upstream was simply faster: no verdict on this one
+  }
+  // No valid answer within its adaptive wait: a timeout as far as health goes, and a lower
+  // bound for its RTT so a slow upstream gets a longer wait rather than being hedged forever.
+  countUpstreamError(p, u, UpstreamError::Timeout);
+  passive(p, u, failover::Outcome::Timeout);
+  if (p.runtime->plan_id == local_plan_id_ && u < local_.size()) {
+    rtt_[u].atLeast(waited, now);
+  }
+}
+
+void Pipeline::countUpstreamError(const PendingQuery& p, size_t upstream, UpstreamError e) {
   p.runtime->upstreams[upstream]
       .stats->per_worker[worker_index_]
       .errors[static_cast<size_t>(e)]
       .inc();
 }
 
+void Pipeline::passive(const PendingQuery& p, size_t upstream, failover::Outcome o) {
+  if (passive_ == nullptr || p.runtime->plan_id != local_plan_id_ || upstream >= local_.size()) {
+    return;
+  }
+  LocalUpstream& l = local_[upstream];
+  const bool failure = o != failover::Outcome::Ok;
+  if (!failure && !l.posted_failure) {
+    return;  // nothing to reset: keep the channel quiet under normal traffic
+  }
+  l.posted_failure = failure;
+  if (passive_->push(PassiveEvent{p.runtime->plan_id, static_cast<uint16_t>(upstream), o}) &&
+      failure) {
+    passive_->notify();
+  }
+}
+
 void Pipeline::onMismatch(uint64_t cookie) noexcept {
   auto& p = *pool_[cookie >> 8U];
   const size_t slot = cookie & 0xFFU;
-  countUpstreamError(p, p.attempt_upstream[slot], UpstreamError::Mismatch);
+  const size_t u = p.attempt_upstream[slot];
+  countUpstreamError(p, u, UpstreamError::Mismatch);
+  if (p.runtime->plan_id != local_plan_id_ || u >= local_.size()) {
+    return;
+  }
+  // Single mismatches are expected noise (late answers to a reused port, RFC 5452 probing);
+  // a burst within a second is a health signal.
+  LocalUpstream& l = local_[u];
+  const MonoTime now = clock_.now();
+  if (now - l.mismatch_window >= kMismatchWindow) {
+    l.mismatch_window = now;
+    l.mismatches = 0;
+  }
+  if (++l.mismatches == kMismatchBurst) {
+    passive(p, u, failover::Outcome::Mismatch);
+  }
 }
 
 void Pipeline::onAttemptDone(upstream::Attempt* /*attempt*/, uint64_t cookie,
@@ -310,39 +414,53 @@ void Pipeline::onAttemptDone(upstream::Attempt* /*attempt*/, uint64_t cookie,
   const size_t slot = cookie & 0xFFU;
   p.attempts[slot] = nullptr;
   const size_t u = p.attempt_upstream[slot];
+  const MonoTime now = clock_.now();
+  const bool same_list = p.runtime->plan_id == local_plan_id_ && u < local_.size();
+  failover::Outcome failure = failover::Outcome::Ok;
   switch (outcome) {
     case upstream::AttemptOutcome::Answer: {
       p.runtime->upstreams[u].stats->per_worker[worker_index_].rtt.observe(rtt);
-      const auto rcode = info.rcode;
-      if (rcode == static_cast<uint16_t>(wire::Rcode::ServFail)) {
-        countUpstreamError(p, u, UpstreamError::ServFail);
-        p.saw_rcode = true;
-      } else if (rcode == static_cast<uint16_t>(wire::Rcode::Refused)) {
-        countUpstreamError(p, u, UpstreamError::Refused);
-        p.saw_rcode = true;
-      } else if (rcode == static_cast<uint16_t>(wire::Rcode::FormErr) ||
-                 rcode == static_cast<uint16_t>(wire::Rcode::NotImp)) {
-        countUpstreamError(p, u, UpstreamError::Network);
-        p.saw_rcode = true;
-      } else {
-        finishWithAnswer(p, msg, info);
-        return;
+      if (same_list) {
+        rtt_[u].sample(rtt, now);  // an error answer measures the path as well
       }
+      switch (info.rcode) {
+        case static_cast<uint16_t>(wire::Rcode::ServFail):
+          failure = failover::Outcome::ServFail;
+          break;
+        case static_cast<uint16_t>(wire::Rcode::Refused):
+          failure = failover::Outcome::Refused;
+          break;
+        case static_cast<uint16_t>(wire::Rcode::FormErr):
+          failure = failover::Outcome::FormErr;
+          break;
+        case static_cast<uint16_t>(wire::Rcode::NotImp):
+          failure = failover::Outcome::NotImp;
+          break;
+        default:
+          passive(p, u, failover::Outcome::Ok);
+          finishWithAnswer(p, msg, info);
+          return;
+      }
+      p.saw_rcode = true;
       break;
     }
     case upstream::AttemptOutcome::Timeout:
-      countUpstreamError(p, u, UpstreamError::Timeout);
+      failure = failover::Outcome::Timeout;
       p.saw_timeout = true;
       break;
     case upstream::AttemptOutcome::Network:
+      failure = failover::Outcome::Network;
+      p.saw_network = true;
+      break;
     case upstream::AttemptOutcome::Malformed:
-      countUpstreamError(p, u, UpstreamError::Network);
+      failure = failover::Outcome::Malformed;
       p.saw_network = true;
       break;
   }
+  countUpstreamError(p, u, failure);
+  passive(p, u, failure);
   // This upstream failed: try the next one at once, within the budget.
-  const MonoTime now = MonoClock::now();
-  if (p.deadline - now >= kMinAttemptTime && p.next_upstream < p.runtime->upstreams.size()) {
+  if (p.deadline - now >= kMinAttemptTime && p.moreCandidates()) {
     launchNext(p, now);
   } else if (p.active() == 0) {
     finishWithoutAnswer(p);
@@ -351,14 +469,10 @@ void Pipeline::onAttemptDone(upstream::Attempt* /*attempt*/, uint64_t cookie,
 
 void Pipeline::finishWithAnswer(PendingQuery& p, std::span<const uint8_t> msg,
                                 const wire::ResponseInfo& info) {
-  const MonoTime now = MonoClock::now();
+  const MonoTime now = clock_.now();
   for (size_t i = 0; i < PendingQuery::kMaxAttempts; ++i) {
     if (p.attempts[i] != nullptr) {
-      client_.cancel(p.attempts[i]);
-      p.attempts[i] = nullptr;
-      if (now - p.attempt_started[i] >= p.runtime->attempt_timeout) {
-        countUpstreamError(p, p.attempt_upstream[i], UpstreamError::Timeout);
-      }
+      abandon(p, i, now);
     }
   }
   size_t len = wire::copyWithoutOpt(msg, info, scratch_);
@@ -395,7 +509,7 @@ void Pipeline::finishWithAnswer(PendingQuery& p, std::span<const uint8_t> msg,
 }
 
 void Pipeline::finishWithoutAnswer(PendingQuery& p) {
-  const MonoTime now = MonoClock::now();
+  const MonoTime now = clock_.now();
   const uint16_t edns = p.runtime->config.edns_buffer_size;
   size_t len = 0;
   cache::LookupResult r = cache::LookupResult::Miss;
@@ -428,7 +542,7 @@ void Pipeline::finishWithoutAnswer(PendingQuery& p) {
 void Pipeline::complete(PendingQuery& p, std::span<const uint8_t> answer, Source source) {
   if (!answer.empty()) {
     stats_.countResponse(answerRcode(answer), source);
-    stats_.duration[static_cast<size_t>(source)].observe(MonoClock::now() - p.started);
+    stats_.duration[static_cast<size_t>(source)].observe(clock_.now() - p.started);
   }
   const ClientHandle client = p.client;
   release(&p);

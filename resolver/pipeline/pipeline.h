@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // Pipeline: what happens to one client query on a worker thread.
-//   parse -> ACL -> cache -> forward (tiers in order, retried within query_budget)
-//         -> serve-stale (RFC 8767) -> SERVFAIL with EDE (RFC 8914)
+//   parse -> ACL -> cache -> forward (candidates from the failover plan, hedged by measured
+//         RTT, retried within query_budget) -> serve-stale (RFC 8767) -> SERVFAIL with EDE
+// What each upstream attempt taught (RTT, success, failure) is kept per worker for the
+// adaptive waits and the `fastest` ranking, and failures go to the control thread's health
+// state machines through the PassiveChannel.
 // Cache hits are answered synchronously into the caller's buffer with no allocation and no
 // lock. Misses become PendingQuery objects (pooled) whose answers are delivered later through
 // the DeliverySink the listener implements. Loop thread only.
@@ -15,8 +18,13 @@
 
 #include <uv.h>
 
+#include "failover/rtt_estimator.h"
+#include "failover/selection.h"
+#include "resolver/base/clock.h"
+#include "resolver/base/random.h"
 #include "resolver/base/socket_address.h"
 #include "resolver/cache/packet_cache.h"
+#include "resolver/pipeline/passive.h"
 #include "resolver/pipeline/runtime.h"
 #include "resolver/pipeline/stats.h"
 #include "resolver/upstream/upstream_client.h"
@@ -51,8 +59,25 @@ class Pipeline final : public upstream::AttemptListener {
   /// sockets); past it a miss is answered stale or dropped (steadfast_overload_dropped_total).
   static constexpr size_t kMaxPending = 8192;
 
+  /// Mismatched answers from one upstream within kMismatchWindow that count as one passive
+  /// failure (a burst: someone is trying to spoof, or the upstream is confused).
+  static constexpr uint32_t kMismatchBurst = 10;
+  static constexpr Nanos kMismatchWindow = Seconds{1};
+
+  /// Optional collaborators. Defaults: the system clock, a UpstreamClient of its own on
+  /// `loop`, a FastRandom of its own, and no passive channel.
+  struct Options {
+    const Clock* clock = nullptr;
+    upstream::AttemptSender* sender = nullptr;  // must call back this Pipeline's listener
+    Random* random = nullptr;
+    PassiveChannel* passive = nullptr;
+  };
+
   Pipeline(uv_loop_t* loop, cache::PacketCache& cache, cache::ReaderId reader,
            RuntimeHolder& runtime, WorkerStats& stats, size_t worker_index, DeliverySink& sink);
+  Pipeline(uv_loop_t* loop, cache::PacketCache& cache, cache::ReaderId reader,
+           RuntimeHolder& runtime, WorkerStats& stats, size_t worker_index, DeliverySink& sink,
+           Options options);
   ~Pipeline() override;
   Pipeline(const Pipeline&) = delete;
   Pipeline& operator=(const Pipeline&) = delete;
@@ -86,6 +111,13 @@ class Pipeline final : public upstream::AttemptListener {
   };
 
   [[nodiscard]] size_t pending() const noexcept { return pending_count_; }
+  /// Runs the timer work (hedge, deadline) of every pending query whose time has come by the
+  /// injected clock. The libuv timers call the same code; tests with a FakeClock call this.
+  void runDueTimers();
+  /// This worker's RTT estimate of upstream `u` of the current Runtime (tests, status).
+  [[nodiscard]] const failover::RttEstimator* rtt(size_t u) const noexcept {
+    return u < rtt_.size() ? &rtt_[u] : nullptr;
+  }
   [[nodiscard]] const Runtime& runtime() const noexcept { return *runtime_; }
 
   // upstream::AttemptListener
@@ -95,7 +127,17 @@ class Pipeline final : public upstream::AttemptListener {
   void onMismatch(uint64_t cookie) noexcept override;
 
  private:
+  struct LocalUpstream {
+    bool posted_failure = false;  // the last passive post for it was a failure
+    uint32_t mismatches = 0;      // in the current window
+    MonoTime mismatch_window{};
+  };
+
   PendingQuery* acquire();
+  void syncLocal();
+  void passive(const PendingQuery& p, size_t upstream, failover::Outcome o);
+  void abandon(PendingQuery& p, size_t slot, MonoTime now);
+  void onPendingTimer(PendingQuery& p);
   void release(PendingQuery* p);
   void launchNext(PendingQuery& p, MonoTime now);
   void armTimer(PendingQuery& p, MonoTime now);
@@ -103,7 +145,7 @@ class Pipeline final : public upstream::AttemptListener {
                         const wire::ResponseInfo& info);
   void finishWithoutAnswer(PendingQuery& p);
   void complete(PendingQuery& p, std::span<const uint8_t> answer, Source source);
-  void countUpstreamError(PendingQuery& p, size_t upstream, UpstreamError e);
+  void countUpstreamError(const PendingQuery& p, size_t upstream, UpstreamError e);
   static void onTimer(uv_timer_t* timer);
   [[nodiscard]] size_t maxAnswerSize(const wire::Query& q, Transport t) const noexcept;
 
@@ -116,7 +158,17 @@ class Pipeline final : public upstream::AttemptListener {
   WorkerStats& stats_;
   size_t worker_index_;
   DeliverySink& sink_;
-  upstream::UpstreamClient client_;
+  SystemClock system_clock_;
+  const Clock& clock_;
+  std::unique_ptr<upstream::UpstreamClient> own_client_;
+  upstream::AttemptSender* sender_;
+  std::unique_ptr<FastRandom> own_random_;
+  Random& random_;
+  PassiveChannel* passive_;
+  uint64_t rotation_ = 0;  // round-robin position
+  uint64_t local_plan_id_ = ~uint64_t{0};
+  std::vector<LocalUpstream> local_;         // per upstream of runtime_: passive-signal state
+  std::vector<failover::RttEstimator> rtt_;  // per upstream of runtime_, this worker's RTTs
   std::vector<std::unique_ptr<PendingQuery>> pool_;  // every PendingQuery ever made
   std::vector<PendingQuery*> free_;
   size_t pending_count_ = 0;

@@ -5,8 +5,21 @@
 
 namespace steadfast::pipeline {
 
-Nanos attemptTimeoutFor(Nanos query_budget) noexcept {
-  return std::max<Nanos>(query_budget / 3, Millis{100});
+void Runtime::layoutTiers(const std::vector<failover::TierConfig>& config_tiers) {
+  tiers.clear();
+  tier_names.clear();
+  size_t u = 0;
+  for (const auto& t : config_tiers) {
+    const size_t first = u;
+    while (u < upstreams.size() && upstreams[u].tier == t.name) {
+      ++u;
+    }
+    tiers.push_back(failover::TierLayout{static_cast<uint16_t>(first),
+                                         static_cast<uint16_t>(u - first), t.policy});
+    tier_names.push_back(t.name);
+  }
+  all_usable.assign(upstreams.size(), 1);
+  none_drained.assign(upstreams.size(), 0);
 }
 
 void RuntimeHolder::publish(std::shared_ptr<const Runtime> runtime) {

@@ -12,7 +12,10 @@
 #include <string>
 #include <vector>
 
+#include "failover/plan.h"
 #include "failover/plan_config.h"
+#include "failover/rtt_estimator.h"
+#include "failover/selection.h"
 #include "resolver/pipeline/pipeline_config.h"
 #include "resolver/pipeline/stats.h"
 
@@ -26,16 +29,40 @@ struct UpstreamTarget {
 
 struct Runtime {
   PipelineConfig config;
-  /// The failover order: tiers in order, each tier's upstreams in order (policy "ordered";
-  /// health-driven selection arrives with the failover issue).
+  /// Every upstream, flattened: tiers in config order, each tier's upstreams in order.
   std::vector<UpstreamTarget> upstreams;
-  /// After this long without a valid answer the next upstream is tried as well; the earlier
-  /// attempts keep listening until the budget ends (a late answer still wins).
-  Nanos attempt_timeout = Millis{500};
-};
+  /// The tiers as ranges of `upstreams`, with their selection policy.
+  std::vector<failover::TierLayout> tiers;
+  std::vector<std::string> tier_names;
+  /// Identifies this upstream list: changes when a reload changes it (health snapshots and
+  /// passive events carry it so that indices are never applied to the wrong list).
+  uint64_t plan_id = 0;
+  /// Bounds of the adaptive wait before the next candidate is asked too.
+  failover::HedgeBounds hedge;
+  /// The health of the plan as the control thread last published it; null before the first
+  /// publication (then every upstream counts as usable and the first tier as active).
+  std::shared_ptr<const failover::PlanSnapshot> plan;
+  /// 1 for every upstream, 0 for none: the view while `plan` is null.
+  std::vector<uint8_t> all_usable;
+  std::vector<uint8_t> none_drained;
 
-/// Derives the attempt timeout from the budget: a third of it, at least 100 ms.
-Nanos attemptTimeoutFor(Nanos query_budget) noexcept;
+  /// What selection reads: the published plan, or "everything usable" without one.
+  [[nodiscard]] failover::SelectionView view() const noexcept {
+    if (plan != nullptr && plan->usable.size() == upstreams.size()) {
+      return failover::SelectionView{tiers, plan->usable, plan->drained, plan->active_tier};
+    }
+    int first = -1;
+    for (size_t t = 0; t < tiers.size(); ++t) {
+      if (tiers[t].count > 0) {
+        first = static_cast<int>(t);
+        break;
+      }
+    }
+    return failover::SelectionView{tiers, all_usable, none_drained, first};
+  }
+  /// Fills tiers/all_usable/none_drained from `upstreams` grouped by tier name (in order).
+  void layoutTiers(const std::vector<failover::TierConfig>& config_tiers);
+};
 
 class RuntimeHolder {
  public:

@@ -38,23 +38,7 @@ std::string_view sourceName(Source s) noexcept {
 }
 
 std::string_view upstreamErrorName(UpstreamError e) noexcept {
-  switch (e) {
-    case UpstreamError::Timeout:
-      return "timeout";
-    case UpstreamError::ServFail:
-      return "servfail";
-    case UpstreamError::Refused:
-      return "refused";
-    case UpstreamError::Network:
-      return "network";
-    case UpstreamError::Tls:
-      return "tls";
-    case UpstreamError::Mismatch:
-      return "mismatch";
-    case UpstreamError::kCount:
-      break;
-  }
-  return "unknown";
+  return failover::outcomeName(e);
 }
 
 std::string_view rcodeName(size_t slot) noexcept {

@@ -16,23 +16,25 @@
 #include <string_view>
 #include <vector>
 
+#include "failover/health_state.h"
 #include "resolver/base/clock.h"
 
 namespace steadfast::pipeline {
 
 enum class Transport : uint8_t { Udp, Tcp, Tls, kCount };
 enum class Source : uint8_t { Cache, Upstream, Stale, LastResort, Blocked, Local, kCount };
-enum class UpstreamError : uint8_t { Timeout, ServFail, Refused, Network, Tls, Mismatch, kCount };
+/// The kinds of upstream failure are the failover outcomes (Ok is never counted as an error).
+using UpstreamError = failover::Outcome;
 
 inline constexpr size_t kTransports = static_cast<size_t>(Transport::kCount);
 inline constexpr size_t kSources = static_cast<size_t>(Source::kCount);
-inline constexpr size_t kUpstreamErrors = static_cast<size_t>(UpstreamError::kCount);
+inline constexpr size_t kUpstreamErrors = failover::kOutcomes;
 /// rcodes 0..22 are counted individually; slot 23 collects every other value.
 inline constexpr size_t kRcodeSlots = 24;
 
 std::string_view transportName(Transport t) noexcept;          // "udp", "tcp", "tls"
 std::string_view sourceName(Source s) noexcept;                // "cache", "upstream", "stale", ...
-std::string_view upstreamErrorName(UpstreamError e) noexcept;  // "timeout", "servfail", ...
+std::string_view upstreamErrorName(UpstreamError e) noexcept;  // failover::outcomeName
 std::string_view rcodeName(size_t slot) noexcept;              // "NOERROR", ..., "OTHER"
 
 /// A counter with a single writer thread: increments are a relaxed load and store, so the
@@ -113,6 +115,8 @@ struct UpstreamStats {
   std::string tier;
   std::string uri;
   std::vector<UpstreamWorkerStats> per_worker;
+  /// Health probes by outcome; written by the control thread only.
+  std::array<Counter, failover::kOutcomes> probes;
 };
 
 /// All counters of the process. Worker slots are fixed at startup. Upstream entries are

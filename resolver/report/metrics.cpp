@@ -287,6 +287,9 @@ void MetricsCollector::collectUpstreams(std::vector<MetricFamily>& out) const {
                                "Failed upstream queries, by kind of failure.", MetricType::Counter);
   MetricFamily rtt = family("steadfast_upstream_rtt_seconds",
                             "Round-trip time of answered upstream queries.", MetricType::Histogram);
+  MetricFamily probes =
+      family("steadfast_health_probes_total",
+             "Active health probes sent to an upstream, by outcome.", MetricType::Counter);
 
   stats_.forEachUpstream([&](const pipeline::UpstreamStats& u) {
     uint64_t sent = 0;
@@ -300,7 +303,8 @@ void MetricsCollector::collectUpstreams(std::vector<MetricFamily>& out) const {
       hist.add(w.rtt);
     }
     addCounter(queries, {label("tier", u.tier), label("upstream", u.uri)}, sent);
-    for (size_t k = 0; k < pipeline::kUpstreamErrors; ++k) {
+    // Slot 0 is Outcome::Ok: a success, never an error.
+    for (size_t k = 1; k < pipeline::kUpstreamErrors; ++k) {
       addCounter(
           errors,
           {label("tier", u.tier), label("upstream", u.uri),
@@ -308,11 +312,67 @@ void MetricsCollector::collectUpstreams(std::vector<MetricFamily>& out) const {
           kinds[k]);
     }
     addHistogram(rtt, {label("tier", u.tier), label("upstream", u.uri)}, hist);
+    for (size_t k = 0; k < failover::kOutcomes; ++k) {
+      const uint64_t n = u.probes[k].get();
+      if (n != 0 || k == 0) {
+        addCounter(probes,
+                   {label("tier", u.tier), label("upstream", u.uri),
+                    label("outcome", failover::outcomeName(static_cast<failover::Outcome>(k)))},
+                   n);
+      }
+    }
   });
 
   out.push_back(std::move(queries));
   out.push_back(std::move(errors));
   out.push_back(std::move(rtt));
+  out.push_back(std::move(probes));
+}
+
+void appendPlanFamilies(const std::shared_ptr<const pipeline::Runtime>& runtime,
+                        const std::map<std::pair<std::string, std::string>, uint64_t>& failovers,
+                        std::vector<MetricFamily>& out) {
+  MetricFamily up = family("steadfast_upstream_up",
+                           "1 while the upstream is healthy (or not yet probed), 0 while it is "
+                           "unhealthy.",
+                           MetricType::Gauge);
+  MetricFamily active =
+      family("steadfast_active_tier", "1 for the tier that serves queries now, 0 for the others.",
+             MetricType::Gauge);
+  MetricFamily changes = family("steadfast_failovers_total",
+                                "Changes of the active tier, by the tier left and the tier taken "
+                                "(failbacks included).",
+                                MetricType::Counter);
+  if (runtime != nullptr) {
+    const auto* plan = runtime->plan.get();
+    for (size_t u = 0; u < runtime->upstreams.size(); ++u) {
+      const bool healthy = plan == nullptr || u >= plan->health.size() ||
+                           plan->health[u] != failover::Health::Unhealthy;
+      addGauge(up,
+               {label("tier", runtime->upstreams[u].tier),
+                label("upstream", runtime->upstreams[u].uri.text)},
+               healthy ? 1 : 0);
+    }
+    const int active_tier = runtime->view().active_tier;
+    for (size_t t = 0; t < runtime->tier_names.size(); ++t) {
+      addGauge(active, {label("tier", runtime->tier_names[t])},
+               static_cast<int>(t) == active_tier ? 1 : 0);
+    }
+    for (const auto& from : runtime->tier_names) {
+      for (const auto& to : runtime->tier_names) {
+        if (from != to && failovers.find({from, to}) == failovers.end()) {
+          addCounter(changes, {label("from", from), label("to", to)}, 0);
+        }
+      }
+    }
+  }
+  addGauge(active, {label("tier", "last_resort")}, 0);  // last resort: a later issue
+  for (const auto& [key, n] : failovers) {
+    addCounter(changes, {label("from", key.first), label("to", key.second)}, n);
+  }
+  out.push_back(std::move(up));
+  out.push_back(std::move(active));
+  out.push_back(std::move(changes));
 }
 
 std::string renderMetrics(const prometheus::Collectable& primary,

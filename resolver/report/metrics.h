@@ -7,14 +7,18 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <prometheus/collectable.h>
 #include <prometheus/metric_family.h>
 
+#include "resolver/pipeline/runtime.h"
 #include "resolver/pipeline/stats.h"
 
 namespace steadfast::report {
@@ -65,6 +69,13 @@ class MetricsCollector final : public prometheus::Collectable {
   CacheSizeFn cache_size_;
   std::vector<FamilySource> sources_;
 };
+
+/// The failover plan's families from the published Runtime (null: none): steadfast_upstream_up,
+/// steadfast_active_tier (with tier="last_resort"), and steadfast_failovers_total from
+/// `failovers` (tier changes by (from, to) name, kept across reloads).
+void appendPlanFamilies(const std::shared_ptr<const pipeline::Runtime>& runtime,
+                        const std::map<std::pair<std::string, std::string>, uint64_t>& failovers,
+                        std::vector<prometheus::MetricFamily>& out);
 
 /// The text exposition of `primary` followed by `extra` (e.g. a prometheus::Registry), for
 /// GET /metrics and tests. Family names of the two must not overlap.

@@ -43,10 +43,23 @@ class AttemptListener {
   virtual void onTcpFallback(uint64_t /*cookie*/) noexcept {}
 };
 
-class UpstreamClient {
+/// Starts and cancels attempts; UpstreamClient is the real one, tests use a fake that lets
+/// them end attempts by hand (driven by a fake clock, no sockets).
+class AttemptSender {
+ public:
+  virtual ~AttemptSender() = default;
+  /// See UpstreamClient::start. The outcome reaches the listener later, never from inside
+  /// start(); nullptr when the attempt could not even start.
+  virtual Attempt* start(const failover::UpstreamUri& uri, const wire::Query& q,
+                         uint16_t edns_size, Nanos timeout, uint64_t cookie) = 0;
+  /// Abandons an attempt: no callback follows.
+  virtual void cancel(Attempt* attempt) noexcept = 0;
+};
+
+class UpstreamClient final : public AttemptSender {
  public:
   UpstreamClient(uv_loop_t* loop, AttemptListener& listener);
-  ~UpstreamClient();
+  ~UpstreamClient() override;
   UpstreamClient(const UpstreamClient&) = delete;
   UpstreamClient& operator=(const UpstreamClient&) = delete;
 
@@ -54,9 +67,9 @@ class UpstreamClient {
   /// ID and EDNS payload size `edns_size`. Returns nullptr when no socket could be made (the
   /// caller counts a network error and moves on).
   Attempt* start(const failover::UpstreamUri& uri, const wire::Query& q, uint16_t edns_size,
-                 Nanos timeout, uint64_t cookie);
+                 Nanos timeout, uint64_t cookie) override;
   /// Abandons an attempt: no callback follows. Its sockets close asynchronously.
-  void cancel(Attempt* attempt) noexcept;
+  void cancel(Attempt* attempt) noexcept override;
   [[nodiscard]] size_t inFlight() const noexcept { return in_flight_; }
 
  private:

@@ -23,6 +23,11 @@ FAMILIES = {
     "steadfast_cache_misses_total": ("counter", set()),
     "steadfast_upstream_queries_total": ("counter", {"tier", "upstream"}),
     "steadfast_upstream_errors_total": ("counter", {"tier", "upstream", "kind"}),
+    "steadfast_upstream_rtt_seconds": ("histogram", {"tier", "upstream"}),
+    "steadfast_upstream_up": ("gauge", {"tier", "upstream"}),
+    "steadfast_active_tier": ("gauge", {"tier"}),
+    "steadfast_failovers_total": ("counter", {"from", "to"}),
+    "steadfast_health_probes_total": ("counter", {"tier", "upstream", "outcome"}),
     "steadfast_refused_total": ("counter", {"reason"}),
     "steadfast_malformed_queries_total": ("counter", set()),
     "steadfast_dropped_queries_total": ("counter", set()),
@@ -31,7 +36,10 @@ FAMILIES = {
     "steadfast_build_info": ("gauge", {"version"}),
 }
 
-ERROR_KINDS = {"timeout", "servfail", "refused", "network", "tls", "mismatch"}
+# spec/interface.md names six kinds; FORMERR, NOTIMP and malformed answers are kinds of their
+# own since the failover issue (docs/architecture.md, "Metrics beyond spec/interface.md").
+ERROR_KINDS = {"timeout", "servfail", "refused", "formerr", "notimp", "network", "tls",
+               "mismatch", "malformed"}
 
 
 class Metrics(unittest.TestCase):
@@ -110,6 +118,13 @@ class Metrics(unittest.TestCase):
             self.assertGreaterEqual(v("steadfast_tcp_connections", transport="tcp"), 1,
                                     "an open TCP connection is not counted")
             self.assertEqual(v("steadfast_tcp_connections_rejected_total"), 0)
+            # The failover plan: one healthy upstream, its tier active, last resort not.
+            self.assertEqual(v("steadfast_upstream_up", tier="primary",
+                               upstream=f"dns://127.0.0.1:{up.port}"), 1)
+            self.assertEqual(v("steadfast_active_tier", tier="primary"), 1)
+            self.assertEqual(v("steadfast_active_tier", tier="last_resort"), 0)
+            self.assertGreaterEqual(v("steadfast_health_probes_total", tier="primary",
+                                      outcome="ok"), 1, "no successful health probe counted")
             build = [lab for n, lab, val in samples if n == "steadfast_build_info" and val == 1]
             self.assertTrue(build and build[0].get("version"), "steadfast_build_info{version}=1")
             for n, lab, val in samples:

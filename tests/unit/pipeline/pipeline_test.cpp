@@ -13,6 +13,8 @@
 #include <gtest/gtest.h>
 
 #include "tests/support/alloc_counter.h"
+#include "tests/support/fake_clock.h"
+#include "tests/support/fake_random.h"
 
 namespace steadfast::pipeline {
 namespace {
@@ -51,6 +53,35 @@ std::vector<uint8_t> makeAnswer(const std::vector<uint8_t>& query, size_t questi
   a.insert(a.end(), rr.begin(), rr.end());
   wire::writeU32(a.data() + question_end + 6, ttl);
   return a;
+}
+
+/// The INFO-CODE of the EDE option of `answer` (an answer to `query` with no records, whose
+/// only additional RR is the OPT), or -1.
+int edeCodeOf(const std::vector<uint8_t>& answer, const std::vector<uint8_t>& query) {
+  wire::Query q;
+  if (wire::parseQuery(query, q) != wire::QueryParse::Ok || answer.size() < q.question_end) {
+    return -1;
+  }
+  size_t pos = q.question_end;  // the answer echoes the question; no records follow
+  if (wire::readU16(answer.data() + 6) != 0 || wire::readU16(answer.data() + 8) != 0 ||
+      wire::readU16(answer.data() + 10) != 1 || answer.size() < pos + wire::kOptRrSize) {
+    return -1;
+  }
+  if (answer[pos] != 0 || wire::readU16(answer.data() + pos + 1) != wire::kTypeOpt) {
+    return -1;
+  }
+  const size_t rdlen = wire::readU16(answer.data() + pos + 9);
+  pos += wire::kOptRrSize;
+  const size_t end = pos + rdlen;
+  while (pos + 4 <= end && end <= answer.size()) {
+    const uint16_t code = wire::readU16(answer.data() + pos);
+    const uint16_t len = wire::readU16(answer.data() + pos + 2);
+    if (code == 15 && len >= 2) {
+      return wire::readU16(answer.data() + pos + 4);
+    }
+    pos += 4U + len;
+  }
+  return -1;
 }
 
 class PipelineTest : public ::testing::Test {
@@ -178,6 +209,8 @@ TEST_F(PipelineTest, MissWithNoUpstreamsEndsInServfailWithEde) {
   ASSERT_EQ(sink_.delivered, 1);  // no upstream configured: answered at once
   ASSERT_GE(sink_.last.size(), wire::kHeaderSize);
   EXPECT_EQ(wire::headerRcode(wire::messageFlags(sink_.last)), 2);
+  // Nobody could be asked at all: EDE 22 (No Reachable Authority), RFC 8914 4.23.
+  EXPECT_EQ(edeCodeOf(sink_.last, query), 22);
   EXPECT_EQ(stats_.worker(0).cache_misses.get(), 1U);
 }
 
@@ -201,6 +234,9 @@ TEST_F(PipelineTest, OverloadDropsMissesPastTheCapButServesStale) {
   auto rt = std::make_shared<Runtime>(holder_.get() ? *holder_.get() : Runtime{});
   rt->upstreams.push_back(UpstreamTarget{*failover::UpstreamUri::parse("dns://" + bound.toString()),
                                          "primary", &stats_.upstream("primary", "blackhole")});
+  failover::TierConfig tier;
+  tier.name = "primary";
+  rt->layoutTiers({tier});
   holder_.publish(rt);
   pipeline_->refresh();
 
@@ -222,6 +258,361 @@ TEST_F(PipelineTest, OverloadDropsMissesPastTheCapButServesStale) {
   EXPECT_EQ(wire::headerRcode(wire::messageFlags(out_)), 0);
   EXPECT_EQ(stats_.worker(0).overloaded.get(), 1U);
   ::close(sink_fd);
+}
+
+}  // namespace
+}  // namespace steadfast::pipeline
+
+// ---------------------------------------------------------------------------------------------
+// Retry and hedge logic, driven by a FakeClock and a fake AttemptSender: no sockets, no sleeps.
+// ---------------------------------------------------------------------------------------------
+
+namespace steadfast::pipeline {
+namespace {
+
+/// Records the attempts the pipeline starts; the test ends them by calling the pipeline's
+/// listener methods, as the real UpstreamClient would.
+class FakeSender final : public upstream::AttemptSender {
+ public:
+  struct Started {
+    std::string uri;
+    uint64_t cookie = 0;
+    upstream::Attempt* handle = nullptr;
+    bool cancelled = false;
+    MonoTime at{};
+  };
+  explicit FakeSender(const test::FakeClock& clock) : clock_(clock) {}
+  upstream::Attempt* start(const failover::UpstreamUri& uri, const wire::Query& /*q*/,
+                           uint16_t /*edns*/, Nanos /*timeout*/, uint64_t cookie) override {
+    started.push_back(Started{uri.text, cookie, nullptr, false, clock_.now()});
+    // An opaque, never dereferenced handle: the address of a slot of ours.
+    started.back().handle = reinterpret_cast<upstream::Attempt*>(&tokens_[started.size() % 64]);
+    return started.back().handle;
+  }
+  void cancel(upstream::Attempt* a) noexcept override {
+    for (auto& s : started) {
+      if (s.handle == a && !s.cancelled) {
+        s.cancelled = true;
+        return;
+      }
+    }
+  }
+  [[nodiscard]] size_t count(std::string_view uri) const {
+    size_t n = 0;
+    for (const auto& s : started) {
+      n += s.uri == uri ? 1 : 0;
+    }
+    return n;
+  }
+  std::vector<Started> started;
+
+ private:
+  const test::FakeClock& clock_;
+  std::array<uint64_t, 64> tokens_{};
+};
+
+class RetryTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    uv_loop_init(&loop_);
+    cache::CacheOptions opts;
+    opts.max_memory = 8U << 20U;
+    cache_ = std::make_unique<cache::PacketCache>(opts);
+    reader_ = cache_->registerReader();
+    client_ = *SocketAddress::parse("127.0.0.1:40000");
+    handle_.transport = Transport::Udp;
+    handle_.peer = client_;
+  }
+  void TearDown() override {
+    pipeline_.reset();
+    uv_run(&loop_, UV_RUN_DEFAULT);
+    EXPECT_EQ(uv_loop_close(&loop_), 0);
+  }
+
+  /// Tiers of upstreams named dns://127.0.0.1:PORT; publishes the runtime and makes the
+  /// pipeline.
+  void setTiers(const std::vector<std::pair<std::string, std::vector<int>>>& tiers,
+                Nanos budget = Millis{1500}) {
+    auto rt = std::make_shared<Runtime>();
+    rt->config.allow = Acl({*Cidr::parse("127.0.0.0/8")});
+    rt->config.query_budget = budget;
+    std::vector<failover::TierConfig> configs;
+    for (const auto& [name, ports] : tiers) {
+      failover::TierConfig t;
+      t.name = name;
+      t.policy = failover::SelectionPolicyKind::Ordered;
+      configs.push_back(t);
+      for (int port : ports) {
+        auto uri = *failover::UpstreamUri::parse("dns://127.0.0.1:" + std::to_string(port));
+        rt->upstreams.push_back(UpstreamTarget{uri, name, &stats_.upstream(name, uri.text)});
+      }
+    }
+    rt->layoutTiers(configs);
+    rt->plan_id = 7;
+    holder_.publish(rt);
+    Pipeline::Options o;
+    o.clock = &clock_;
+    o.sender = &sender_;
+    o.random = &random_;
+    o.passive = &passive_;
+    pipeline_ = std::make_unique<Pipeline>(&loop_, *cache_, reader_, holder_, stats_.worker(0), 0,
+                                           sink_, o);
+  }
+
+  /// Publishes a health snapshot: `usable` per upstream, `active` tier.
+  void setHealth(std::vector<uint8_t> usable, int active) {
+    auto rt = std::make_shared<Runtime>(*holder_.get());
+    auto snap = std::make_shared<failover::PlanSnapshot>();
+    snap->tiers = rt->tiers;
+    snap->usable = usable;
+    snap->drained.assign(usable.size(), 0);
+    for (uint8_t u : usable) {
+      snap->health.push_back(u != 0 ? failover::Health::Healthy : failover::Health::Unhealthy);
+    }
+    snap->active_tier = active;
+    rt->plan = snap;
+    holder_.publish(rt);
+    pipeline_->refresh();
+  }
+
+  std::vector<uint8_t> ask(std::string_view name, uint16_t id = 1) {
+    auto query = makeQuery(name, id, 1);
+    size_t len = 0;
+    Pipeline::BatchScope scope(*pipeline_);
+    EXPECT_EQ(pipeline_->process(query, client_, handle_, out_, len), Verdict::Pending);
+    return query;
+  }
+
+  /// Ends attempt `i` with a NOERROR answer (or `rcode`) after `rtt`.
+  void answerAttempt(size_t i, const std::vector<uint8_t>& query, uint16_t rcode = 0,
+                     Nanos rtt = Millis{1}) {
+    wire::Query q;
+    ASSERT_EQ(wire::parseQuery(query, q), wire::QueryParse::Ok);
+    auto a = makeAnswer(query, q.question_end, 300);
+    wire::writeU16(a.data(), 0);
+    wire::writeU16(a.data() + 2,
+                   static_cast<uint16_t>(wire::kFlagQr | wire::kFlagRd | wire::kFlagRa | rcode));
+    if (rcode != 0) {
+      wire::writeU16(a.data() + 6, 0);
+      a.resize(q.question_end);
+    }
+    wire::ResponseInfo info;
+    ASSERT_EQ(wire::analyzeResponse(a, 0, q, info), wire::ResponseCheck::Ok);
+    const auto& s = sender_.started.at(i);
+    ASSERT_FALSE(s.cancelled) << "attempt " << i << " was cancelled";
+    pipeline_->onAttemptDone(s.handle, s.cookie, upstream::AttemptOutcome::Answer, a, info, rtt);
+  }
+
+  void advance(Nanos d) {
+    clock_.advance(d);
+    pipeline_->runDueTimers();
+  }
+
+  std::vector<PassiveEvent> drainPassive() {
+    std::vector<PassiveEvent> out;
+    passive_.drain([&](const PassiveEvent& e) { out.push_back(e); });
+    return out;
+  }
+
+  uint64_t errors(std::string_view uri, UpstreamError e) {
+    uint64_t n = 0;
+    stats_.forEachUpstream([&](const UpstreamStats& u) {
+      if (u.uri == uri) {
+        n += u.per_worker[0].errors[static_cast<size_t>(e)].get();
+      }
+    });
+    return n;
+  }
+
+  uv_loop_t loop_{};
+  test::FakeClock clock_;
+  test::FakeRandom random_{{test::FakeRandom::forUnit(0.5)}};
+  FakeSender sender_{clock_};
+  PassiveChannel passive_;
+  StatsRegistry stats_{1};
+  RuntimeHolder holder_;
+  std::unique_ptr<cache::PacketCache> cache_;
+  cache::ReaderId reader_ = 0;
+  NullSink sink_;
+  std::unique_ptr<Pipeline> pipeline_;
+  SocketAddress client_;
+  ClientHandle handle_;
+  std::array<uint8_t, 4096> out_{};
+};
+
+constexpr std::string_view kA = "dns://127.0.0.1:1001";
+constexpr std::string_view kB = "dns://127.0.0.1:1002";
+
+TEST_F(RetryTest, UnmeasuredUpstreamIsHedgedAfter100ms) {
+  setTiers({{"primary", {1001}}, {"union", {1002}}});
+  auto q = ask("a.example.test.");
+  ASSERT_EQ(sender_.started.size(), 1U);
+  EXPECT_EQ(sender_.started[0].uri, kA);
+  advance(Millis{99});
+  EXPECT_EQ(sender_.started.size(), 1U) << "asked the next tier before the wait";
+  advance(Millis{1});
+  ASSERT_EQ(sender_.started.size(), 2U);
+  EXPECT_EQ(sender_.started[1].uri, kB);
+  EXPECT_FALSE(sender_.started[0].cancelled) << "the first attempt must keep listening";
+  answerAttempt(1, q);
+  ASSERT_EQ(sink_.delivered, 1);
+  EXPECT_EQ(wire::headerRcode(wire::messageFlags(sink_.last)), 0);
+  EXPECT_TRUE(sender_.started[0].cancelled);
+  // A waited its full wait without answering: a timeout for the stats and for health.
+  EXPECT_EQ(errors(kA, UpstreamError::Timeout), 1U);
+  auto events = drainPassive();
+  ASSERT_EQ(events.size(), 1U);
+  EXPECT_EQ(events[0].upstream, 0);
+  EXPECT_EQ(events[0].outcome, failover::Outcome::Timeout);
+  EXPECT_EQ(events[0].plan_id, 7U);
+}
+
+TEST_F(RetryTest, MeasuredFastUpstreamIsHedgedAtTheFloor) {
+  setTiers({{"primary", {1001}}, {"union", {1002}}});
+  for (int i = 0; i < 5; ++i) {  // five quick answers: srtt ~1 ms
+    auto q = ask("m" + std::to_string(i) + ".example.test.");
+    answerAttempt(sender_.started.size() - 1, q, 0, Millis{1});
+  }
+  const size_t before = sender_.started.size();
+  ask("slow.example.test.");
+  advance(Millis{49});
+  EXPECT_EQ(sender_.started.size(), before + 1);
+  advance(Millis{1});  // the 50 ms floor, not a third of the budget
+  ASSERT_EQ(sender_.started.size(), before + 2);
+  EXPECT_EQ(sender_.started.back().uri, kB);
+  const auto* est = pipeline_->rtt(0);
+  ASSERT_NE(est, nullptr);
+  EXPECT_EQ(est->samples(), 5U);
+}
+
+TEST_F(RetryTest, LateAnswerFromTheFirstUpstreamStillWins) {
+  setTiers({{"primary", {1001}}, {"union", {1002}}});
+  auto q = ask("late.example.test.");
+  advance(Millis{100});
+  ASSERT_EQ(sender_.started.size(), 2U);
+  advance(Millis{5});
+  answerAttempt(0, q, 0, Millis{105});  // A answers late, before B
+  ASSERT_EQ(sink_.delivered, 1);
+  EXPECT_TRUE(sender_.started[1].cancelled);
+  // B was asked 5 ms ago, well within its own wait: no verdict on it.
+  EXPECT_EQ(errors(kB, UpstreamError::Timeout), 0U);
+  EXPECT_EQ(errors(kA, UpstreamError::Timeout), 0U);
+  EXPECT_TRUE(drainPassive().empty()) << "a success with no failure before posts nothing";
+}
+
+TEST_F(RetryTest, ServfailMovesOnAtOnceAndIsCountedAsItsKind) {
+  setTiers({{"primary", {1001}}, {"union", {1002}}});
+  auto q = ask("sf.example.test.");
+  answerAttempt(0, q, static_cast<uint16_t>(wire::Rcode::ServFail));
+  ASSERT_EQ(sender_.started.size(), 2U) << "SERVFAIL must move on without waiting";
+  EXPECT_EQ(sender_.started[1].at, sender_.started[0].at);
+  EXPECT_EQ(errors(kA, UpstreamError::ServFail), 1U);
+  answerAttempt(1, q);
+  EXPECT_EQ(sink_.delivered, 1);
+  auto events = drainPassive();
+  ASSERT_EQ(events.size(), 1U);
+  EXPECT_EQ(events[0].outcome, failover::Outcome::ServFail);
+}
+
+TEST_F(RetryTest, FormerrAndNotimpAreTheirOwnKinds) {
+  setTiers({{"primary", {1001, 1003}}, {"union", {1002}}});
+  auto q = ask("fe.example.test.");
+  answerAttempt(0, q, static_cast<uint16_t>(wire::Rcode::FormErr));
+  answerAttempt(1, q, static_cast<uint16_t>(wire::Rcode::NotImp));
+  EXPECT_EQ(errors(kA, UpstreamError::FormErr), 1U);
+  EXPECT_EQ(errors("dns://127.0.0.1:1003", UpstreamError::NotImp), 1U);
+  EXPECT_EQ(errors(kA, UpstreamError::Network), 0U);
+  ASSERT_EQ(sender_.started.size(), 3U);
+  answerAttempt(2, q);
+  EXPECT_EQ(sink_.delivered, 1);
+}
+
+TEST_F(RetryTest, SilentUpstreamsEndInServfailWithEde22AtTheBudget) {
+  setTiers({{"primary", {1001}}, {"union", {1002}}}, Millis{1500});
+  auto q = ask("silent.example.test.");
+  advance(Millis{100});
+  ASSERT_EQ(sender_.started.size(), 2U);
+  advance(Millis{1399});
+  EXPECT_EQ(sink_.delivered, 0) << "answered before the budget ended";
+  advance(Millis{1});
+  ASSERT_EQ(sink_.delivered, 1) << "no answer at the budget's end";
+  EXPECT_EQ(wire::headerRcode(wire::messageFlags(sink_.last)), 2);
+  EXPECT_EQ(edeCodeOf(sink_.last, q), 22);
+  EXPECT_TRUE(sender_.started[0].cancelled);
+  EXPECT_TRUE(sender_.started[1].cancelled);
+  EXPECT_EQ(pipeline_->pending(), 0U);
+}
+
+TEST_F(RetryTest, NetworkErrorsOnlyEndInEde23) {
+  setTiers({{"primary", {1001}}, {"union", {1002}}});
+  auto q = ask("net.example.test.");
+  wire::ResponseInfo none;
+  for (size_t i = 0; i < 2; ++i) {
+    ASSERT_EQ(sender_.started.size(), i + 1);
+    const auto& s = sender_.started[i];
+    pipeline_->onAttemptDone(s.handle, s.cookie, upstream::AttemptOutcome::Network, {}, none,
+                             Nanos{0});
+  }
+  ASSERT_EQ(sink_.delivered, 1);
+  EXPECT_EQ(edeCodeOf(sink_.last, q), 23);
+  EXPECT_EQ(errors(kA, UpstreamError::Network), 1U);
+}
+
+TEST_F(RetryTest, EightPrimariesStillReachTheUnionTierWithinTheBudget) {
+  setTiers({{"primary", {1001, 1003, 1004, 1005, 1006, 1007, 1008, 1009}}, {"union", {1002}}});
+  auto q = ask("eight.example.test.");
+  for (int i = 0; i < 10 && sender_.count(kB) == 0; ++i) {
+    advance(Millis{100});
+  }
+  ASSERT_EQ(sender_.count(kB), 1U) << "the union tier was never asked";
+  EXPECT_LE(sender_.started.back().at - sender_.started.front().at, Millis{400})
+      << "at most 4 primaries (100 ms each) before the union tier";
+  answerAttempt(sender_.started.size() - 1, q);
+  EXPECT_EQ(sink_.delivered, 1);
+}
+
+TEST_F(RetryTest, UnhealthyPrimaryIsSkippedAndTriedOnlyLast) {
+  setTiers({{"primary", {1001}}, {"union", {1002}}});
+  setHealth({0, 1}, 1);
+  auto q = ask("skip.example.test.");
+  ASSERT_EQ(sender_.started.size(), 1U);
+  EXPECT_EQ(sender_.started[0].uri, kB) << "the active tier is union";
+  answerAttempt(0, q, static_cast<uint16_t>(wire::Rcode::ServFail));
+  ASSERT_EQ(sender_.started.size(), 2U) << "the unhealthy primary is the last hope";
+  EXPECT_EQ(sender_.started[1].uri, kA);
+}
+
+TEST_F(RetryTest, PassiveSuccessIsPostedOnlyAfterAFailure) {
+  setTiers({{"primary", {1001}}, {"union", {1002}}});
+  auto q1 = ask("p1.example.test.");
+  answerAttempt(0, q1);
+  EXPECT_TRUE(drainPassive().empty());
+  auto q2 = ask("p2.example.test.");
+  answerAttempt(1, q2, static_cast<uint16_t>(wire::Rcode::Refused));
+  answerAttempt(2, q2);  // union answers
+  auto q3 = ask("p3.example.test.");
+  answerAttempt(3, q3);  // primary answers again: the reset is posted once
+  auto q4 = ask("p4.example.test.");
+  answerAttempt(4, q4);
+  auto events = drainPassive();
+  ASSERT_EQ(events.size(), 2U);
+  EXPECT_EQ(events[0].outcome, failover::Outcome::Refused);
+  EXPECT_EQ(events[1].outcome, failover::Outcome::Ok);
+  EXPECT_EQ(events[1].upstream, 0);
+}
+
+TEST_F(RetryTest, MismatchBurstIsOnePassiveFailure) {
+  setTiers({{"primary", {1001}}, {"union", {1002}}});
+  ask("mm.example.test.");
+  for (uint32_t i = 0; i < Pipeline::kMismatchBurst - 1; ++i) {
+    pipeline_->onMismatch(sender_.started[0].cookie);
+  }
+  EXPECT_TRUE(drainPassive().empty()) << "single mismatches are noise";
+  pipeline_->onMismatch(sender_.started[0].cookie);
+  auto events = drainPassive();
+  ASSERT_EQ(events.size(), 1U);
+  EXPECT_EQ(events[0].outcome, failover::Outcome::Mismatch);
+  EXPECT_EQ(errors(kA, UpstreamError::Mismatch), Pipeline::kMismatchBurst);
 }
 
 }  // namespace
