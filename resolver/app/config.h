@@ -89,7 +89,8 @@ bool isUnionTier(const failover::TierConfig& tier);
 std::vector<std::string> configWarnings(const Config& config);
 
 /// The effective configuration as --check-config prints it: listeners, the failover plan
-/// (tiers in order with their expanded upstreams, last resort), cache, feeds.
+/// (tiers in order with their expanded upstreams, last resort, and the configWarnings() as
+/// "warning: ..." lines), cache, feeds.
 std::string describeConfig(const Config& config);
 
 }  // namespace steadfast::app

@@ -526,15 +526,17 @@ TEST(DescribeConfigTest, ExampleFile) {
            "allowed: 127.0.0.0/8, ::1/128",
            "query budget: 1500ms",
            "max memory: 128MiB",
-           "1. tier 'primary', policy fastest (not active yet: upstreams are tried in order)\n"
+           "1. tier 'primary', policy fastest\n"
            "       dns://192.0.2.1:53\n"
            "       tls://192.0.2.2:853#resolver.example.net (DNS over TLS not active yet: "
            "skipped)\n",
-           "2. tier 'union', policy fastest (not active yet: upstreams are tried in order), "
-           "profile dns4eu-protective (tls)\n"
+           "2. tier 'union', policy fastest, profile dns4eu-protective (tls), union-based\n"
            "       tls://86.54.11.1:853#protective.joindns4.eu (DNS over TLS not active yet: "
            "skipped)\n",
            "3. last resort: recursion from the root hints, DNSSEC on",
+           "(not active yet in this version)\n  health:",
+           "health: probe '. NS' every 1s, timeout 400ms, down after 3 failures, up after 3 "
+           "successes; passive signals from live traffic also count\n",
            "failback: auto, after at least 30s",
            "crisis mode at start: auto",
            "feed 'hub-rpz': rpz from axfr://192.0.2.10:53/rpz.hub.example",
@@ -543,6 +545,37 @@ TEST(DescribeConfigTest, ExampleFile) {
        }) {
     EXPECT_NE(text.find(expected), std::string::npos) << "missing: " << expected << "\n" << text;
   }
+  // [health], policies and [failback] are active now.
+  EXPECT_EQ(text.find("not active yet: upstreams are tried in order"), std::string::npos) << text;
+  EXPECT_EQ(text.find("warning: "), std::string::npos) << text;
+}
+
+TEST(DescribeConfigTest, PoliciesAndUnionFlag) {
+  const Config c = parseConfig(std::string(kMinimal) + R"(policy = "round-robin"
+
+[[tier]]
+name = "eu"
+upstreams = ["dns://192.0.2.53"]
+policy = "ordered"
+union = true
+)",
+                               "t.toml");
+  const std::string text = describeConfig(c);
+  EXPECT_NE(text.find("1. tier 'primary', policy round-robin\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("2. tier 'eu', policy ordered, union-based\n"), std::string::npos) << text;
+  EXPECT_EQ(text.find("not active yet: upstreams are tried in order"), std::string::npos) << text;
+  EXPECT_EQ(text.find("warning: "), std::string::npos) << text;
+}
+
+TEST(DescribeConfigTest, WarnsWhenNoTierIsUnionBased) {
+  const std::string text = describeConfig(parseConfig(kMinimal, "t.toml"));
+  const std::string warning = std::string("\nwarning: ") + kNoUnionWarning + "\n";
+  const size_t at = text.find(warning);
+  ASSERT_NE(at, std::string::npos) << text;
+  EXPECT_EQ(text.find("union-based\n"), std::string::npos) << text;
+  // At the end of the failover plan, before the next section.
+  EXPECT_LT(text.find("crisis mode at start:"), at) << text;
+  EXPECT_GT(text.find("Blocking policy and feeds"), at) << text;
 }
 
 }  // namespace
