@@ -37,6 +37,8 @@ struct TierConfig {
   std::vector<UpstreamUri> upstreams;
   std::string profile;    // built-in profile it was expanded from, empty if none
   std::string transport;  // "tls" | "dns" for a profile
+  // `union = true`: a Union-based resolver (a tier with a DNS4EU profile is one anyway).
+  bool union_tier = false;
 };
 
 struct HealthConfig {

@@ -629,7 +629,7 @@ failover::SelectionPolicyKind policyKind(std::string_view name) {
 }
 
 void parseTier(const Section& s, std::map<std::string, uint32_t>& names, bool dev, Config& c) {
-  s.checkKeys({"name", "policy", "upstreams", "profile", "transport"});
+  s.checkKeys({"name", "policy", "upstreams", "profile", "transport", "union"});
   failover::TierConfig tier;
   tier.name = readName(s, names);
   if (tier.name == "last_resort") {
@@ -685,6 +685,8 @@ void parseTier(const Section& s, std::map<std::string, uint32_t>& names, bool de
   } else if (transport_given) {
     s.diag().add(*s.find("transport"), s.where("transport") + " only applies with 'profile'");
   }
+
+  s.readBool("union", tier.union_tier);
 
   if (upstreams_node != nullptr && profile_node != nullptr) {
     s.diag().add(*profile_node, label + " has both 'upstreams' and 'profile'; use one");
@@ -984,6 +986,21 @@ Config parseConfig(std::string_view toml_text, const std::string& file) {
 
   diag.throwIfAny(file);
   return config;
+}
+
+bool isUnionTier(const failover::TierConfig& tier) {
+  return tier.union_tier || !tier.profile.empty();
+}
+
+std::vector<std::string> configWarnings(const Config& config) {
+  std::vector<std::string> warnings;
+  const auto& tiers = config.plan.tiers;
+  if (std::none_of(tiers.begin(), tiers.end(), isUnionTier)) {
+    warnings.emplace_back(
+        "no tier is Union-based (a DNS4EU profile or `union = true`): the EU Cyber Blueprint "
+        "(COM(2025)66, point 15) asks for at least one Union-based resolver");
+  }
+  return warnings;
 }
 
 Config loadConfig(const std::string& path) {

@@ -80,8 +80,17 @@ Config parseConfig(std::string_view toml_text, const std::string& file);
 /// Reads and parses a file. Throws ConfigError (unreadable file: "FILE: cannot read: ...").
 Config loadConfig(const std::string& path);
 
+/// True for a Union-based tier: one with a built-in profile (every built-in profile is
+/// DNS4EU) or with `union = true`.
+bool isUnionTier(const failover::TierConfig& tier);
+
+/// Advice about a valid configuration, one human-readable sentence each (no FILE:LINE:COL):
+/// the daemon logs them at start and --check-config prints them. Empty when there is none.
+std::vector<std::string> configWarnings(const Config& config);
+
 /// The effective configuration as --check-config prints it: listeners, the failover plan
-/// (tiers in order with their expanded upstreams, last resort), cache, feeds.
+/// (tiers in order with their expanded upstreams, last resort, and the configWarnings() as
+/// "warning: ..." lines), cache, feeds.
 std::string describeConfig(const Config& config);
 
 }  // namespace steadfast::app

@@ -83,11 +83,11 @@ void describePlan(const Config& c, std::string& out) {
   for (const failover::TierConfig& tier : plan.tiers) {
     out += "  " + std::to_string(index++) + ". tier '" + tier.name + "', policy " +
            std::string(failover::policyName(tier.policy));
-    if (tier.policy != failover::SelectionPolicyKind::Ordered) {
-      out += " (not active yet: upstreams are tried in order)";
-    }
     if (!tier.profile.empty()) {
       out += ", profile " + tier.profile + " (" + tier.transport + ")";
+    }
+    if (isUnionTier(tier)) {
+      out += ", union-based";
     }
     out += "\n";
     if (tier.upstreams.empty()) {
@@ -116,7 +116,8 @@ void describePlan(const Config& c, std::string& out) {
   const failover::HealthConfig& h = plan.health;
   out += "  health: probe '" + h.probe + "' every " + formatDuration(h.interval) + ", timeout " +
          formatDuration(h.timeout) + ", down after " + std::to_string(h.fall) +
-         " failures, up after " + std::to_string(h.rise) + " successes\n";
+         " failures, up after " + std::to_string(h.rise) +
+         " successes; passive signals from live traffic also count\n";
   out +=
       "  failback: " +
       std::string(plan.failback == failover::FailbackMode::Auto
@@ -130,6 +131,9 @@ void describePlan(const Config& c, std::string& out) {
     out += "  crisis directive: " + crisis.directive_url + " every " +
            formatDuration(crisis.directive_interval) + ", key " + crisis.directive_public_key +
            std::string(kNotActive) + "\n";
+  }
+  for (const std::string& warning : configWarnings(c)) {
+    out += "warning: " + warning + "\n";
   }
 }
 

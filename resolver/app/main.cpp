@@ -70,7 +70,14 @@ int run(int argc, char** argv) {
   }
   if (check) {
     std::fputs(steadfast::app::describeConfig(config).c_str(), stdout);
-    std::printf("%s: configuration OK\n", config.file.c_str());
+    // Warnings are advice, already printed in the plan above: a valid file still exits 0.
+    const size_t warnings = steadfast::app::configWarnings(config).size();
+    if (warnings == 0) {
+      std::printf("%s: configuration OK\n", config.file.c_str());
+    } else {
+      std::printf("%s: configuration OK, %zu warning%s (see above)\n", config.file.c_str(),
+                  warnings, warnings == 1 ? "" : "s");
+    }
     return 0;
   }
   if (dev) {

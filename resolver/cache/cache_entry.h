@@ -31,8 +31,10 @@ struct CacheEntry {
   uint16_t wire_len = 0;
   uint16_t ttl_count = 0;
   // CLOCK reference bit: set by readers (relaxed), cleared by the writer's sweep. The only
-  // field that changes after publication.
-  mutable std::atomic<uint8_t> referenced{0};
+  // field that changes after publication. Starts set, so a new entry that nobody has read yet
+  // still gets its second chance: the hand evicts every expired entry it meets before it
+  // comes back to a live one.
+  mutable std::atomic<uint8_t> referenced{1};
 
   [[nodiscard]] static size_t blockSize(size_t key_len, size_t ttl_count,
                                         size_t wire_len) noexcept {

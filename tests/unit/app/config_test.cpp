@@ -98,6 +98,11 @@ TEST(ConfigTest, ExampleFileParses) {
   EXPECT_EQ(union_tier.transport, "tls");
   ASSERT_EQ(union_tier.upstreams.size(), 4U);
   EXPECT_EQ(union_tier.upstreams[0].text, "tls://86.54.11.1:853#protective.joindns4.eu");
+  EXPECT_FALSE(primary.union_tier);
+  EXPECT_FALSE(isUnionTier(primary));
+  EXPECT_FALSE(union_tier.union_tier);  // not written: the profile makes it Union-based
+  EXPECT_TRUE(isUnionTier(union_tier));
+  EXPECT_TRUE(configWarnings(c).empty());
 
   EXPECT_TRUE(c.plan.last_resort.enabled);
   EXPECT_TRUE(c.plan.last_resort.dnssec);
@@ -220,6 +225,72 @@ TEST(ConfigTest, DevTomlParses) {
   EXPECT_FALSE(c.plan.tiers.empty());
 }
 
+TEST(ConfigTest, UnionKeyIsRead) {
+  EXPECT_FALSE(parseConfig(kMinimal, "t.toml").plan.tiers[0].union_tier);  // default
+  const Config yes = parseConfig(std::string(kMinimal) + "union = true\n", "t.toml");
+  EXPECT_TRUE(yes.plan.tiers[0].union_tier);
+  EXPECT_TRUE(isUnionTier(yes.plan.tiers[0]));
+  const Config no = parseConfig(std::string(kMinimal) + "union = false\n", "t.toml");
+  EXPECT_FALSE(no.plan.tiers[0].union_tier);
+  EXPECT_FALSE(isUnionTier(no.plan.tiers[0]));
+}
+
+TEST(ConfigTest, UnionTierByProfileOrFlag) {
+  failover::TierConfig tier;
+  tier.name = "t";
+  EXPECT_FALSE(isUnionTier(tier));
+  tier.union_tier = true;
+  EXPECT_TRUE(isUnionTier(tier));
+  tier.union_tier = false;
+  tier.profile = "dns4eu-unfiltered";
+  EXPECT_TRUE(isUnionTier(tier));
+
+  // Every built-in profile is DNS4EU, so a profile tier is Union-based whatever `union` says.
+  const Config c = parseConfig(std::string(kMinimal) + R"(
+[[tier]]
+name = "eu"
+profile = "dns4eu-protective-child"
+union = false
+)",
+                               "t.toml");
+  ASSERT_EQ(c.plan.tiers.size(), 2U);
+  EXPECT_FALSE(isUnionTier(c.plan.tiers[0]));
+  EXPECT_TRUE(isUnionTier(c.plan.tiers[1]));
+}
+
+constexpr const char* kNoUnionWarning =
+    "no tier is Union-based (a DNS4EU profile or `union = true`): the EU Cyber Blueprint "
+    "(COM(2025)66, point 15) asks for at least one Union-based resolver";
+
+TEST(ConfigTest, WarningWhenNoTierIsUnionBased) {
+  const Config plain = parseConfig(std::string(kMinimal) + R"(
+[[tier]]
+name = "backup"
+upstreams = ["dns://192.0.2.53"]
+)",
+                                   "t.toml");
+  const std::vector<std::string> warnings = configWarnings(plain);
+  ASSERT_EQ(warnings.size(), 1U);
+  EXPECT_EQ(warnings[0], kNoUnionWarning);
+
+  const Config flagged = parseConfig(std::string(kMinimal) + R"(
+[[tier]]
+name = "eu-resolver"
+upstreams = ["dns://192.0.2.53"]
+union = true
+)",
+                                     "t.toml");
+  EXPECT_TRUE(configWarnings(flagged).empty());
+
+  const Config profile = parseConfig(std::string(kMinimal) + R"(
+[[tier]]
+name = "union"
+profile = "dns4eu-protective"
+)",
+                                     "t.toml");
+  EXPECT_TRUE(configWarnings(profile).empty());
+}
+
 // ---- errors: FILE:LINE:COL of the offending key or value ----
 
 TEST(ConfigErrorTest, SyntaxError) {
@@ -259,6 +330,12 @@ TEST(ConfigErrorTest, WrongType) {
                       "test.toml:1:10: 'server' must be a table, written [server]");
   EXPECT_CONFIG_ERROR("[tier]\nname = \"x\"\n",
                       "test.toml:1:1: 'tier' must be an array of tables, written [[tier]]");
+  EXPECT_EQ(errorOf(std::string(kMinimal) + "union = \"yes\"\n"),
+            "test.toml:4:9: 'union' in [[tier]] must be true or false, not a string");
+  EXPECT_EQ(errorOf(std::string(kMinimal) + "union = 1\n"),
+            "test.toml:4:9: 'union' in [[tier]] must be true or false, not an integer");
+  EXPECT_CONFIG_ERROR(std::string(kMinimal) + "unoin = true\n",
+                      "test.toml:4:1: unknown key 'unoin' in [[tier]] (did you mean 'union'?)");
 }
 
 TEST(ConfigErrorTest, BadDurationAndSize) {
@@ -449,15 +526,17 @@ TEST(DescribeConfigTest, ExampleFile) {
            "allowed: 127.0.0.0/8, ::1/128",
            "query budget: 1500ms",
            "max memory: 128MiB",
-           "1. tier 'primary', policy fastest (not active yet: upstreams are tried in order)\n"
+           "1. tier 'primary', policy fastest\n"
            "       dns://192.0.2.1:53\n"
            "       tls://192.0.2.2:853#resolver.example.net (DNS over TLS not active yet: "
            "skipped)\n",
-           "2. tier 'union', policy fastest (not active yet: upstreams are tried in order), "
-           "profile dns4eu-protective (tls)\n"
+           "2. tier 'union', policy fastest, profile dns4eu-protective (tls), union-based\n"
            "       tls://86.54.11.1:853#protective.joindns4.eu (DNS over TLS not active yet: "
            "skipped)\n",
            "3. last resort: recursion from the root hints, DNSSEC on",
+           "(not active yet in this version)\n  health:",
+           "health: probe '. NS' every 1s, timeout 400ms, down after 3 failures, up after 3 "
+           "successes; passive signals from live traffic also count\n",
            "failback: auto, after at least 30s",
            "crisis mode at start: auto",
            "feed 'hub-rpz': rpz from axfr://192.0.2.10:53/rpz.hub.example",
@@ -466,6 +545,37 @@ TEST(DescribeConfigTest, ExampleFile) {
        }) {
     EXPECT_NE(text.find(expected), std::string::npos) << "missing: " << expected << "\n" << text;
   }
+  // [health], policies and [failback] are active now.
+  EXPECT_EQ(text.find("not active yet: upstreams are tried in order"), std::string::npos) << text;
+  EXPECT_EQ(text.find("warning: "), std::string::npos) << text;
+}
+
+TEST(DescribeConfigTest, PoliciesAndUnionFlag) {
+  const Config c = parseConfig(std::string(kMinimal) + R"(policy = "round-robin"
+
+[[tier]]
+name = "eu"
+upstreams = ["dns://192.0.2.53"]
+policy = "ordered"
+union = true
+)",
+                               "t.toml");
+  const std::string text = describeConfig(c);
+  EXPECT_NE(text.find("1. tier 'primary', policy round-robin\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("2. tier 'eu', policy ordered, union-based\n"), std::string::npos) << text;
+  EXPECT_EQ(text.find("not active yet: upstreams are tried in order"), std::string::npos) << text;
+  EXPECT_EQ(text.find("warning: "), std::string::npos) << text;
+}
+
+TEST(DescribeConfigTest, WarnsWhenNoTierIsUnionBased) {
+  const std::string text = describeConfig(parseConfig(kMinimal, "t.toml"));
+  const std::string warning = std::string("\nwarning: ") + kNoUnionWarning + "\n";
+  const size_t at = text.find(warning);
+  ASSERT_NE(at, std::string::npos) << text;
+  EXPECT_EQ(text.find("union-based\n"), std::string::npos) << text;
+  // At the end of the failover plan, before the next section.
+  EXPECT_LT(text.find("crisis mode at start:"), at) << text;
+  EXPECT_GT(text.find("Blocking policy and feeds"), at) << text;
 }
 
 }  // namespace

@@ -309,6 +309,9 @@ TEST(PacketCacheMemoryTest, EntryLargerThanAShardIsNotStored) {
   EXPECT_LE(cache.bytes(), o.max_memory);
 }
 
+// Under memory pressure the expired entries go first: live ones survive even when nothing has
+// read them yet. Entries of ~1 KiB keep the count far below the index's 128 slots, so what is
+// evicted is chosen by the memory bound, not by bucket collisions.
 TEST(PacketCacheMemoryTest, ExpiredEntriesAreEvictedBeforeLiveOnes) {
   CacheOptions o;
   o.max_memory = 16 * 1024;
@@ -316,22 +319,43 @@ TEST(PacketCacheMemoryTest, ExpiredEntriesAreEvictedBeforeLiveOnes) {
   o.serve_stale = false;
   PacketCache cache(o);
   const ReaderId reader = cache.registerReader();
-  // Fill with short-lived entries, then one long-lived one, then overflow after expiry.
-  int i = 0;
-  for (; i < 60; ++i) {
-    const std::string name = "old" + std::to_string(i) + ".example.com";
-    cache.insert(keyFor(name), makeA(name, 10).view(10), baseTime());
-  }
-  cache.insert(keyFor("keep.example.com"), makeA("keep.example.com", 3600).view(3600), baseTime());
-  const MonoTime later = baseTime() + Seconds{20};
-  for (int j = 0; j < 40; ++j) {
-    const std::string name = "new" + std::to_string(j) + ".example.com";
-    cache.insert(keyFor(name), makeA(name, 3600).view(3600), later);
-  }
-  std::array<uint8_t, 512> buf{};
+  constexpr uint16_t kRecords = 56;
+  constexpr size_t kOld = 8;
+  constexpr size_t kNew = 9;
+  const auto name = [](const char* prefix, size_t i) {
+    return prefix + std::to_string(i) + ".example.com";
+  };
+  std::array<uint8_t, 2048> buf{};
   size_t len = 0;
-  PacketCache::ReadSection section(cache, reader);
-  EXPECT_EQ(cache.lookup(keyFor("keep.example.com"), later, false, buf, len), LookupResult::Hit);
+  const auto found = [&](const std::string& qname, MonoTime now) {
+    PacketCache::ReadSection section(cache, reader);
+    return cache.lookup(keyFor(qname), now, false, buf, len) == LookupResult::Hit;
+  };
+
+  // Short-lived entries and one long-lived one; all of them fit.
+  for (size_t i = 0; i < kOld; ++i) {
+    cache.insert(keyFor(name("old", i)), makeA(name("old", i), 10, 1, 1, kRecords).view(10),
+                 baseTime());
+  }
+  cache.insert(keyFor("keep.example.com"),
+               makeA("keep.example.com", 3600, 1, 1, kRecords).view(3600), baseTime());
+  ASSERT_EQ(cache.entries(), kOld + 1);  // every insert got in
+
+  // After the short ones expired, more long-lived ones than the budget holds next to them.
+  const MonoTime later = baseTime() + Seconds{20};
+  for (size_t i = 0; i < kNew; ++i) {
+    cache.insert(keyFor(name("new", i)), makeA(name("new", i), 3600, 1, 1, kRecords).view(3600),
+                 later);
+  }
+  EXPECT_EQ(cache.insertsSkipped(), 0U);
+  EXPECT_LE(cache.bytes(), o.max_memory);
+  ASSERT_LT(cache.entries(), kOld + 1 + kNew) << "nothing was evicted: the test needs more entries";
+  // Every live entry is still there, so everything evicted had expired.
+  EXPECT_TRUE(found("keep.example.com", later));
+  for (size_t i = 0; i < kNew; ++i) {
+    EXPECT_TRUE(found(name("new", i), later)) << name("new", i);
+  }
+  EXPECT_GE(cache.entries(), kNew + 1);
 }
 
 // A reader inside its section pins what it may have seen: a replaced entry stays allocated
