@@ -121,8 +121,10 @@ void describePlan(const Config& c, std::string& out) {
   out +=
       "  failback: " +
       std::string(plan.failback == failover::FailbackMode::Auto
-                      ? "auto, after at least " + formatDuration(h.hold_down) + " on a lower tier"
-                      : "manual (steadfast-control failback)") +
+                      ? "auto, once a higher tier has been usable for " +
+                            formatDuration(h.hold_down) + " without a break"
+                      : "manual: traffic stays on the lower tier until an operator moves it back "
+                        "(a reload or restart starts on the first tier again)") +
       "\n";
   const failover::CrisisConfig& crisis = plan.crisis;
   out += "  crisis mode at start: " +

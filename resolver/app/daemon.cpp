@@ -146,7 +146,9 @@ int runDaemon(Config config, const ConfigLoader& reload) {
   pipeline::RuntimeHolder holder;
   auto runtime = buildRuntime(config, stats);
   holder.publish(runtime);
-  // TODO(h1): configWarnings(config) once the config part lands.
+  for (const std::string& w : configWarnings(config)) {
+    LOG_WARN("%s", w.c_str());
+  }
   listen::TcpBudget tcp;
   tcp.max.store(config.listen.max_tcp_connections);
   tcp.idle_timeout_ms.store(

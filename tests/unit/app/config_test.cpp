@@ -537,7 +537,7 @@ TEST(DescribeConfigTest, ExampleFile) {
            "(not active yet in this version)\n  health:",
            "health: probe '. NS' every 1s, timeout 400ms, down after 3 failures, up after 3 "
            "successes; passive signals from live traffic also count\n",
-           "failback: auto, after at least 30s",
+           "failback: auto, once a higher tier has been usable for 30s without a break",
            "crisis mode at start: auto",
            "feed 'hub-rpz': rpz from axfr://192.0.2.10:53/rpz.hub.example",
            "not active yet in this version",
