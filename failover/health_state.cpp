@@ -31,6 +31,11 @@ HealthState::HealthState(HealthThresholds t) noexcept : thresholds_(t) {
   thresholds_.fall = std::max<uint32_t>(1, thresholds_.fall);
 }
 
+void HealthState::setThresholds(HealthThresholds t) noexcept {
+  thresholds_.rise = std::max<uint32_t>(1, t.rise);
+  thresholds_.fall = std::max<uint32_t>(1, t.fall);
+}
+
 bool HealthState::pending() const noexcept {
   return (health_ == Health::Healthy && fail_ > 0) || (health_ == Health::Unhealthy && ok_ > 0);
 }

@@ -63,6 +63,8 @@ class HealthState {
   [[nodiscard]] uint32_t consecutiveSuccesses() const noexcept { return ok_; }
   [[nodiscard]] uint32_t consecutiveFailures() const noexcept { return fail_; }
   [[nodiscard]] const HealthThresholds& thresholds() const noexcept { return thresholds_; }
+  /// New thresholds (a reload); the state and the counts so far are kept.
+  void setThresholds(HealthThresholds t) noexcept;
 
  private:
   HealthThresholds thresholds_;

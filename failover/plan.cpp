@@ -135,6 +135,36 @@ bool Plan::failback() {
   return active_ != before;
 }
 
+void Plan::restoreHealth(size_t u, const HealthState& h) {
+  if (u < upstreams_.size()) {
+    const HealthThresholds t = upstreams_[u].health.thresholds();
+    upstreams_[u].health = h;
+    upstreams_[u].health.setThresholds(t);  // this plan's rise/fall, the old plan's state
+    ++version_;
+  }
+}
+
+void Plan::restoreActive(int active) {
+  const MonoTime now = clock_.now();
+  refreshTiers(now);
+  for (auto& ts : tier_state_) {
+    ts.usable_since = now;
+  }
+  if (active >= 0 && static_cast<size_t>(active) < tiers_.size() &&
+      tier_state_[static_cast<size_t>(active)].usable) {
+    active_ = active;
+  } else {
+    active_ = -1;
+    for (size_t t = 0; t < tiers_.size(); ++t) {
+      if (tier_state_[t].usable) {
+        active_ = static_cast<int>(t);
+        break;
+      }
+    }
+  }
+  ++version_;
+}
+
 void Plan::tick() {
   decide(clock_.now(), false);
 }

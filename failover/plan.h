@@ -72,6 +72,12 @@ class Plan {
   /// Operator failback: the best usable tier becomes active now, hold-down or not. Returns
   /// true when the active tier changed.
   bool failback();
+  /// Carries state over from an earlier plan (a reload): upstream `u` takes health `h`.
+  /// Call before any record(), then restoreActive(). No observer calls.
+  void restoreHealth(size_t u, const HealthState& h);
+  /// After restoreHealth(): keeps tier `active` serving if it is still usable; every tier's
+  /// hold-down starts again from now, so a reload never causes a failback by itself.
+  void restoreActive(int active);
   /// Re-decides the active tier as time passes (a hold-down ending). Cheap; call on a timer.
   void tick();
   /// When tick() may next change something (a hold-down ends); MonoTime::max() if never.

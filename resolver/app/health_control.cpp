@@ -58,6 +58,16 @@ void HealthControl::attach(std::shared_ptr<const pipeline::Runtime> runtime,
   }
   checker_.reset();
   prober_.reset();
+  // A reload keeps what is known: each upstream that is still there (same tier, same URI)
+  // keeps its health, and the active tier keeps serving if it still can.
+  std::map<std::pair<std::string, std::string>, failover::HealthState> known;
+  std::string active_name;
+  if (plan_ != nullptr && runtime_ != nullptr) {
+    for (size_t u = 0; u < runtime_->upstreams.size() && u < plan_->upstreamCount(); ++u) {
+      known[{runtime_->upstreams[u].tier, runtime_->upstreams[u].uri.text}] = plan_->health(u);
+    }
+    active_name = tierName(plan_->activeTier());
+  }
   runtime_ = std::move(runtime);
   std::vector<failover::PlanTier> tiers;
   for (size_t t = 0; t < runtime_->tiers.size(); ++t) {
