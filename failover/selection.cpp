@@ -57,8 +57,9 @@ class Builder {
     const size_t end = size_t{tier.first} + tier.count;
     for (size_t u = tier.first; u < end && n < buf.size(); ++u) {
       if (u < view_.usable.size() && view_.usable[u] != 0) {
-        buf[n++] = RankEntry{static_cast<uint16_t>(u),
-                             u < rtt_.size() ? rtt_[u].rankingRtt(now_) : Nanos{0}};
+        // Only `fastest` ranks by RTT: the others skip the decay arithmetic.
+        const bool rank = tier.policy == SelectionPolicyKind::Fastest && u < rtt_.size();
+        buf[n++] = RankEntry{static_cast<uint16_t>(u), rank ? rtt_[u].rankingRtt(now_) : Nanos{0}};
       }
     }
     rankTier(tier.policy, std::span<RankEntry>(buf.data(), n), draw_.rotation, draw_.explore,
