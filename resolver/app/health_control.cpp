@@ -2,6 +2,8 @@
 #include "resolver/app/health_control.h"
 
 #include <algorithm>
+#include <chrono>
+#include <future>
 
 #include "resolver/base/log.h"
 
@@ -123,6 +125,14 @@ void HealthControl::publish() {
 }
 
 void HealthControl::drainPassive() {
+  std::deque<std::function<void()>> commands;
+  {
+    std::lock_guard lock(mu_);
+    commands.swap(commands_);
+  }
+  for (auto& c : commands) {
+    c();
+  }
   if (plan_ == nullptr || shut_) {
     return;
   }
@@ -178,10 +188,76 @@ void HealthControl::shutdown() {
 }
 
 void HealthControl::close() {
+  {
+    std::lock_guard lock(mu_);
+    accepting_ = false;  // no HTTP thread may touch the handle from here on
+  }
   if (async_ != nullptr) {
     closeAndFree(async_);
     async_ = nullptr;
   }
+}
+
+HealthControl::CommandResult HealthControl::run(std::function<CommandResult()> fn) {
+  auto promise = std::make_shared<std::promise<CommandResult>>();
+  auto future = promise->get_future();
+  {
+    std::lock_guard lock(mu_);
+    if (!accepting_ || async_ == nullptr) {
+      return CommandResult{503, R"({"error":"steadfast is stopping"})"};
+    }
+    commands_.emplace_back([promise, fn = std::move(fn)] { promise->set_value(fn()); });
+    uv_async_send(async_);
+  }
+  if (future.wait_for(std::chrono::seconds{2}) != std::future_status::ready) {
+    return CommandResult{503, R"({"error":"the control loop did not answer within 2 s"})"};
+  }
+  return future.get();
+}
+
+std::string HealthControl::activeJson() const {
+  return "\"active_tier\":\"" + tierName(plan_ != nullptr ? plan_->activeTier() : -1) + "\"";
+}
+
+HealthControl::CommandResult HealthControl::failback() {
+  return run([this]() -> CommandResult {
+    if (plan_ == nullptr || shut_) {
+      return CommandResult{503, R"({"error":"no failover plan is running"})"};
+    }
+    const bool changed = plan_->failback();
+    if (changed) {
+      LOG_INFO("failback requested by an operator: tier '%s' serves",
+               tierName(plan_->activeTier()).c_str());
+    }
+    publish();
+    rearm();
+    return CommandResult{
+        200, "{" + activeJson() + ",\"changed\":" + (changed ? "true" : "false") + "}"};
+  });
+}
+
+HealthControl::CommandResult HealthControl::drain(const std::string& uri, bool drain) {
+  return run([this, uri, drain]() -> CommandResult {
+    if (plan_ == nullptr || shut_) {
+      return CommandResult{503, R"({"error":"no failover plan is running"})"};
+    }
+    size_t matched = 0;
+    for (size_t u = 0; u < runtime_->upstreams.size(); ++u) {
+      if (runtime_->upstreams[u].uri.text == uri) {
+        (void)plan_->drain(u, drain);
+        ++matched;
+        LOG_INFO("upstream %s in tier '%s' %s by an operator", uri.c_str(),
+                 runtime_->upstreams[u].tier.c_str(), drain ? "drained" : "undrained");
+      }
+    }
+    if (matched == 0) {
+      return CommandResult{404, "{\"error\":\"no upstream " + uri + " in the plan\"}"};
+    }
+    publish();
+    rearm();
+    return CommandResult{200, "{\"upstream\":\"" + uri + "\",\"drained\":" +
+                                  (drain ? "true" : "false") + "," + activeJson() + "}"};
+  });
 }
 
 std::map<std::pair<std::string, std::string>, uint64_t> HealthControl::failovers() const {

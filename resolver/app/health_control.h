@@ -9,6 +9,8 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -47,6 +49,17 @@ class HealthControl final : public failover::PlanObserver {
   /// Closes the last handle. Call after the workers have stopped.
   void close();
 
+  /// An operator command's answer: HTTP status and JSON body.
+  struct CommandResult {
+    int status = 200;
+    std::string json;
+  };
+  /// Operator failback (POST /api/v1/failback): the best usable tier serves now, hold-down
+  /// or not. Any thread; runs on the control loop and waits for it (bounded).
+  CommandResult failback();
+  /// Drains (or undrains) every upstream whose canonical URI is `uri`. Any thread.
+  CommandResult drain(const std::string& uri, bool drain);
+
   /// Tier changes since start by (from, to) tier name, both directions. Any thread.
   [[nodiscard]] std::map<std::pair<std::string, std::string>, uint64_t> failovers() const;
 
@@ -58,6 +71,9 @@ class HealthControl final : public failover::PlanObserver {
  private:
   void publish();
   void drainPassive();
+  /// Runs `fn` on the control loop and waits up to 2 s for its result.
+  CommandResult run(std::function<CommandResult()> fn);
+  [[nodiscard]] std::string activeJson() const;
   void onTimer();
   void rearm();
   [[nodiscard]] std::string tierName(int t) const;
@@ -75,8 +91,10 @@ class HealthControl final : public failover::PlanObserver {
   uv_timer_t* timer_ = nullptr;  // heap: closed asynchronously
   uv_async_t* async_ = nullptr;
   bool shut_ = false;
-  mutable std::mutex mu_;  // guards failovers_
+  mutable std::mutex mu_;  // guards failovers_, commands_, accepting_
   std::map<std::pair<std::string, std::string>, uint64_t> failovers_;
+  std::deque<std::function<void()>> commands_;
+  bool accepting_ = true;
 };
 
 }  // namespace steadfast::app
