@@ -5,19 +5,19 @@
 
 namespace steadfast::failover {
 
-void rankTier(SelectionPolicyKind policy, std::span<RankEntry> entries, uint64_t rotation,
+bool rankTier(SelectionPolicyKind policy, std::span<RankEntry> entries, uint64_t rotation,
               double explore, uint64_t pick) noexcept {
   const size_t n = entries.size();
   if (n < 2) {
-    return;
+    return false;
   }
   switch (policy) {
     case SelectionPolicyKind::Ordered:
-      return;
+      return false;
     case SelectionPolicyKind::RoundRobin:
       std::rotate(entries.begin(), entries.begin() + static_cast<ptrdiff_t>(rotation % n),
                   entries.end());
-      return;
+      return false;
     case SelectionPolicyKind::Fastest: {
       // Insertion sort: stable, no allocation, and tiers are small.
       for (size_t i = 1; i < n; ++i) {
@@ -33,10 +33,14 @@ void rankTier(SelectionPolicyKind policy, std::span<RankEntry> entries, uint64_t
         const size_t k = 1 + static_cast<size_t>(pick % (n - 1));
         std::rotate(entries.begin(), entries.begin() + static_cast<ptrdiff_t>(k),
                     entries.begin() + static_cast<ptrdiff_t>(k) + 1);
+        return true;
       }
-      return;
+      // An unmeasured upstream (rtt 0) sorts first so that it gets measured: that is
+      // exploring too, as long as a measured one is there to fall back on.
+      return entries[0].rtt == Nanos{0} && entries[n - 1].rtt > Nanos{0};
     }
   }
+  return false;
 }
 
 namespace {
@@ -47,6 +51,7 @@ class Builder {
           const SelectionDraw& draw, CandidateList& out) noexcept
       : view_(view), rtt_(rtt), now_(now), draw_(draw), out_(out) {
     out_.count = 0;
+    out_.explored = false;
   }
 
   /// Appends the usable upstreams of tier `t`, ranked by its policy.
@@ -62,8 +67,11 @@ class Builder {
         buf[n++] = RankEntry{static_cast<uint16_t>(u), rank ? rtt_[u].rankingRtt(now_) : Nanos{0}};
       }
     }
-    rankTier(tier.policy, std::span<RankEntry>(buf.data(), n), draw_.rotation, draw_.explore,
-             draw_.pick);
+    const bool explored = rankTier(tier.policy, std::span<RankEntry>(buf.data(), n), draw_.rotation,
+                                   draw_.explore, draw_.pick);
+    if (explored && out_.count == 0) {
+      out_.explored = true;
+    }
     for (size_t i = 0; i < n; ++i) {
       add(t, buf[i].upstream);
     }

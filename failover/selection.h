@@ -34,7 +34,9 @@ struct RankEntry {
 ///  round-robin: rotated left by `rotation` % size;
 ///  fastest:     ascending rtt (stable), then with probability kExploreShare (`explore` < it,
 ///               a uniform draw in [0,1)) a random other entry (`pick`) is moved to the front.
-void rankTier(SelectionPolicyKind policy, std::span<RankEntry> entries, uint64_t rotation,
+/// Returns true when `fastest` explored: put another entry first, or ranked an unmeasured
+/// entry (rtt 0) before a measured one.
+bool rankTier(SelectionPolicyKind policy, std::span<RankEntry> entries, uint64_t rotation,
               double explore, uint64_t pick) noexcept;
 
 /// The static shape of the plan: which upstreams form which tier (contiguous ranges of the
@@ -56,6 +58,10 @@ struct SelectionView {
 struct CandidateList {
   std::array<uint16_t, kMaxCandidates> upstream{};
   size_t count = 0;
+  /// The first candidate is there to be measured (`fastest` explored), not because it is
+  /// the best: the caller should not wait longer for it than for the second one, and an
+  /// answer that the second one beats says nothing against its health.
+  bool explored = false;
 };
 
 /// Per-query randomness and rotation (drawn by the caller from its own sources).

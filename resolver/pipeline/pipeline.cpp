@@ -26,7 +26,8 @@ struct PendingQuery {
   std::array<upstream::Attempt*, kMaxAttempts> attempts{};
   std::array<size_t, kMaxAttempts> attempt_upstream{};
   std::array<MonoTime, kMaxAttempts> attempt_started{};
-  std::array<Nanos, kMaxAttempts> attempt_wait{};  // its hedge wait: late after this
+  std::array<Nanos, kMaxAttempts> attempt_wait{};    // its hedge wait: late after this
+  std::array<bool, kMaxAttempts> attempt_explore{};  // asked to be measured (fastest)
   bool saw_timeout = false;
   bool saw_network = false;
   bool saw_rcode = false;
@@ -290,9 +291,18 @@ void Pipeline::launchNext(PendingQuery& p, MonoTime now) {
     p.attempts[slot] = a;
     p.attempt_upstream[slot] = u;
     p.attempt_started[slot] = now;
-    const bool same_list = p.runtime->plan_id == local_plan_id_ && u < local_.size();
-    p.attempt_wait[slot] =
-        same_list ? rtt_[u].hedgeWait(p.runtime->hedge) : p.runtime->hedge.unmeasured;
+    const bool same_list = p.runtime->plan_id == local_plan_id_;
+    const auto wait_for = [&](size_t upstream) {
+      return same_list && upstream < rtt_.size() ? rtt_[upstream].hedgeWait(p.runtime->hedge)
+                                                 : p.runtime->hedge.unmeasured;
+    };
+    p.attempt_wait[slot] = wait_for(u);
+    // `fastest` explored: this one is asked to be measured. The query waits no longer for it
+    // than for the best upstream (second in the list), so exploring costs no tail latency.
+    p.attempt_explore[slot] = p.next == 1 && p.order.explored && p.order.count > 1;
+    if (p.attempt_explore[slot]) {
+      p.attempt_wait[slot] = std::min(p.attempt_wait[slot], wait_for(p.order.upstream[1]));
+    }
     p.next_launch = now + p.attempt_wait[slot];
     break;
   }
@@ -330,7 +340,7 @@ void Pipeline::onPendingTimer(PendingQuery& p) {
   if (now >= p.deadline) {
     for (size_t i = 0; i < PendingQuery::kMaxAttempts; ++i) {
       if (p.attempts[i] != nullptr) {
-        abandon(p, i, now);
+        abandon(p, i, now, false);
         p.saw_timeout = true;
       }
     }
@@ -346,13 +356,21 @@ void Pipeline::onPendingTimer(PendingQuery& p) {
   armTimer(p, now);  // woken early (a millisecond timer, or a test): wait for the rest
 }
 
-void Pipeline::abandon(PendingQuery& p, size_t slot, MonoTime now) {
+void Pipeline::abandon(PendingQuery& p, size_t slot, MonoTime now, bool beaten) {
   sender_->cancel(p.attempts[slot]);
   p.attempts[slot] = nullptr;
   const size_t u = p.attempt_upstream[slot];
   const Nanos waited = now - p.attempt_started[slot];
   if (waited < p.attempt_wait[slot]) {
     return;  // another upstream was simply faster: no verdict on this one
+  }
+  if (p.attempt_explore[slot] && beaten) {
+    // Asked only to be measured and beaten by the best one: a lower bound for its RTT, no
+    // verdict on its health (probes and its own queries judge that).
+    if (p.runtime->plan_id == local_plan_id_ && u < rtt_.size()) {
+      rtt_[u].atLeast(waited, now);
+    }
+    return;
   }
   // No valid answer within its adaptive wait: a timeout as far as health goes, and a lower
   // bound for its RTT so a slow upstream gets a longer wait rather than being hedged forever.
@@ -472,7 +490,7 @@ void Pipeline::finishWithAnswer(PendingQuery& p, std::span<const uint8_t> msg,
   const MonoTime now = clock_.now();
   for (size_t i = 0; i < PendingQuery::kMaxAttempts; ++i) {
     if (p.attempts[i] != nullptr) {
-      abandon(p, i, now);
+      abandon(p, i, now, true);
     }
   }
   size_t len = wire::copyWithoutOpt(msg, info, scratch_);

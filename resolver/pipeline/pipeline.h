@@ -136,7 +136,9 @@ class Pipeline final : public upstream::AttemptListener {
   PendingQuery* acquire();
   void syncLocal();
   void passive(const PendingQuery& p, size_t upstream, failover::Outcome o);
-  void abandon(PendingQuery& p, size_t slot, MonoTime now);
+  /// Cancels attempt `slot`; `beaten`: another upstream answered first (else the budget
+  /// ended).
+  void abandon(PendingQuery& p, size_t slot, MonoTime now, bool beaten);
   void onPendingTimer(PendingQuery& p);
   void release(PendingQuery* p);
   void launchNext(PendingQuery& p, MonoTime now);

@@ -332,7 +332,8 @@ class RetryTest : public ::testing::Test {
   /// Tiers of upstreams named dns://127.0.0.1:PORT; publishes the runtime and makes the
   /// pipeline.
   void setTiers(const std::vector<std::pair<std::string, std::vector<int>>>& tiers,
-                Nanos budget = Millis{1500}) {
+                Nanos budget = Millis{1500},
+                failover::SelectionPolicyKind policy = failover::SelectionPolicyKind::Ordered) {
     auto rt = std::make_shared<Runtime>();
     rt->config.allow = Acl({*Cidr::parse("127.0.0.0/8")});
     rt->config.query_budget = budget;
@@ -340,7 +341,7 @@ class RetryTest : public ::testing::Test {
     for (const auto& [name, ports] : tiers) {
       failover::TierConfig t;
       t.name = name;
-      t.policy = failover::SelectionPolicyKind::Ordered;
+      t.policy = policy;
       configs.push_back(t);
       for (int port : ports) {
         auto uri = *failover::UpstreamUri::parse("dns://127.0.0.1:" + std::to_string(port));
@@ -599,6 +600,50 @@ TEST_F(RetryTest, PassiveSuccessIsPostedOnlyAfterAFailure) {
   EXPECT_EQ(events[0].outcome, failover::Outcome::Refused);
   EXPECT_EQ(events[1].outcome, failover::Outcome::Ok);
   EXPECT_EQ(events[1].upstream, 0);
+}
+
+TEST_F(RetryTest, FastestExplorationWaitsNoLongerThanForTheBestAndJudgesNothing) {
+  // Draws per query: pick, then the explore share. Queries 1 and 2 do not explore by draw,
+  // query 3 does.
+  random_ = test::FakeRandom({0, test::FakeRandom::forUnit(0.5), 0, test::FakeRandom::forUnit(0.5),
+                              0, test::FakeRandom::forUnit(0.01)});
+  setTiers({{"primary", {1001, 1003}}, {"union", {1002}}}, Millis{1500},
+           failover::SelectionPolicyKind::Fastest);
+  constexpr std::string_view kC = "dns://127.0.0.1:1003";
+  auto q1 = ask("e1.example.test.");
+  ASSERT_EQ(sender_.started.size(), 1U);
+  ASSERT_EQ(sender_.started[0].uri, kA);
+  answerAttempt(0, q1, 0, Millis{1});  // A measured: ~1 ms, wait 50 ms (the floor)
+
+  // Query 2: C was never measured, so it goes first to be measured, but the query waits for
+  // it only as long as for A (50 ms), not the 100 ms of an unmeasured upstream.
+  auto q2 = ask("e2.example.test.");
+  ASSERT_EQ(sender_.started.size(), 2U);
+  EXPECT_EQ(sender_.started[1].uri, kC);
+  advance(Millis{49});
+  EXPECT_EQ(sender_.started.size(), 2U);
+  advance(Millis{1});
+  ASSERT_EQ(sender_.started.size(), 3U);
+  EXPECT_EQ(sender_.started[2].uri, kA);
+  answerAttempt(2, q2, 0, Millis{1});
+  EXPECT_EQ(sink_.delivered, 2);
+  EXPECT_EQ(errors(kC, UpstreamError::Timeout), 0U)
+      << "exploration beaten by the best says nothing against the explored upstream";
+  EXPECT_TRUE(drainPassive().empty());
+  const auto* est = pipeline_->rtt(1);
+  ASSERT_NE(est, nullptr);
+  EXPECT_EQ(est->samples(), 1U) << "its wait became a lower bound of its RTT";
+  EXPECT_EQ(est->srtt(), Millis{50});
+
+  // Query 3: now A ranks first (1 ms < 50 ms); the 5% draw puts C first, again with A's wait.
+  auto q3 = ask("e3.example.test.");
+  ASSERT_EQ(sender_.started.size(), 4U);
+  EXPECT_EQ(sender_.started[3].uri, kC);
+  advance(Millis{50});
+  ASSERT_EQ(sender_.started.size(), 5U);
+  EXPECT_EQ(sender_.started[4].uri, kA);
+  answerAttempt(4, q3, 0, Millis{1});
+  EXPECT_EQ(errors(kC, UpstreamError::Timeout), 0U);
 }
 
 TEST_F(RetryTest, MismatchBurstIsOnePassiveFailure) {
