@@ -17,6 +17,7 @@
 #include "resolver/listen/worker.h"
 #include "resolver/pipeline/runtime.h"
 #include "resolver/pipeline/stats.h"
+#include "resolver/report/api_routes.h"
 #include "resolver/report/core_routes.h"
 #include "resolver/report/http_server.h"
 #include "resolver/report/metrics.h"
@@ -90,6 +91,31 @@ std::string listenText(const std::vector<SocketAddress>& addrs) {
   return out;
 }
 
+/// The operator API's view of the health control (report owns the interface).
+class HealthPlanControl final : public report::PlanControl {
+ public:
+  explicit HealthPlanControl(HealthControl& health) : health_(health) {}
+  report::ApiResult failback() override {
+    auto r = health_.failback();
+    return report::ApiResult{r.status, std::move(r.json)};
+  }
+  report::ApiResult drain(const std::string& uri, bool drain) override {
+    auto r = health_.drain(uri, drain);
+    return report::ApiResult{r.status, std::move(r.json)};
+  }
+
+ private:
+  HealthControl& health_;
+};
+
+/// The API token of `config` ("" when no file is set: POST disabled). Error: the file named.
+Result<std::string> apiToken(const Config& config) {
+  if (config.report.api_token_file.empty()) {
+    return std::string();
+  }
+  return report::loadApiToken(config.report.api_token_file);
+}
+
 struct Control {
   Config config;
   const ConfigLoader* reload = nullptr;
@@ -98,6 +124,8 @@ struct Control {
   cache::PacketCache* cache = nullptr;
   listen::TcpBudget* tcp = nullptr;
   HealthControl* health = nullptr;
+  report::HttpServer* http = nullptr;
+  report::PlanControl* plan_control = nullptr;
   uv_signal_t sigterm{};
   uv_signal_t sigint{};
   uv_signal_t sighup{};
@@ -111,6 +139,11 @@ void doReload(Control& c) {
         next.listen.workers != c.config.listen.workers ||
         !(next.report.listen == c.config.report.listen)) {
       LOG_WARN("reload: listen addresses, workers and [report] listen change only on restart");
+    }
+    if (auto token = apiToken(next); token) {
+      report::installApiRoutes(*c.http, report::ApiRoutes{c.plan_control, *token});
+    } else {
+      LOG_ERROR("reload: %s; the API keeps the token it had", token.error().detail.c_str());
     }
     auto rt = buildRuntime(next, *c.stats);
     c.holder->publish(rt);
@@ -207,6 +240,17 @@ int runDaemon(Config config, const ConfigLoader& reload) {
     return rt->plan == nullptr || rt->plan->anyUsable();
   };
   report::installCoreRoutes(http, routes);
+  auto token = apiToken(config);
+  if (!token) {
+    LOG_ERROR("%s", token.error().detail.c_str());
+    health.shutdown();
+    health.close();
+    uv_run(&loop, UV_RUN_DEFAULT);
+    (void)uv_loop_close(&loop);
+    return kExitBadConfig;
+  }
+  HealthPlanControl plan_control(health);
+  report::installApiRoutes(http, report::ApiRoutes{&plan_control, *token});
   if (auto started = http.start(); !started) {
     LOG_ERROR("%s", started.error().detail.c_str());
     health.shutdown();
@@ -233,6 +277,8 @@ int runDaemon(Config config, const ConfigLoader& reload) {
   control.cache = &cache;
   control.tcp = &tcp;
   control.health = &health;
+  control.http = &http;
+  control.plan_control = &plan_control;
   for (uv_signal_t* s : {&control.sigterm, &control.sigint, &control.sighup}) {
     uv_signal_init(&loop, s);
     s->data = &control;

@@ -82,6 +82,10 @@ Result<SocketAddress> SocketAddress::parse(std::string_view text, int default_po
   if (port < 0) {
     return makeError(Errc::InvalidArgument, "missing port in '" + std::string(text) + "'");
   }
+  if (host.find('\0') != std::string::npos) {
+    // inet_pton reads a C string: "192.0.2.1\0junk" would pass as 192.0.2.1.
+    return makeError(Errc::InvalidArgument, "NUL byte in address '" + std::string(text) + "'");
+  }
   SocketAddress out;
   auto* v4 = reinterpret_cast<sockaddr_in*>(&out.storage_);
   auto* v6 = reinterpret_cast<sockaddr_in6*>(&out.storage_);

@@ -71,5 +71,11 @@ TEST(SocketAddressTest, RoundTripThroughSockaddr) {
   EXPECT_EQ(b.toString(), "[2001:db8::53]:853");
 }
 
+TEST(SocketAddressTest, EmbeddedNulIsRejected) {
+  using namespace std::string_view_literals;
+  EXPECT_FALSE(SocketAddress::parse("192.0.2.1\0junk"sv).ok());
+  EXPECT_FALSE(SocketAddress::parse("192.0.2.1:53\0"sv).ok());
+}
+
 }  // namespace
 }  // namespace steadfast
