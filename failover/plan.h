@@ -37,6 +37,9 @@ struct PlanSnapshot {
   std::vector<Health> health;    // per upstream
   /// failovers[from * tiers + to]: tier changes since start (both directions).
   std::vector<uint64_t> failovers;
+  /// Per upstream: the adaptive wait measured by health probes (0: none yet). A worker uses
+  /// it for an upstream it has not measured itself (e.g. the union tier at its first failover).
+  std::vector<Nanos> probe_wait;
 
   [[nodiscard]] SelectionView view() const noexcept {
     return SelectionView{tiers, usable, drained, active_tier};

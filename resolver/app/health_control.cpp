@@ -119,7 +119,15 @@ void HealthControl::publish() {
     return;  // a reload replaced the list; attach() follows
   }
   auto next = std::make_shared<pipeline::Runtime>(*current);
-  next->plan = std::make_shared<const failover::PlanSnapshot>(plan_->snapshot());
+  auto snapshot = std::make_shared<failover::PlanSnapshot>(plan_->snapshot());
+  snapshot->probe_wait.assign(plan_->upstreamCount(), Nanos{0});
+  for (size_t u = 0; checker_ != nullptr && u < plan_->upstreamCount(); ++u) {
+    const failover::RttEstimator& rtt = checker_->probeRtt(u);
+    if (rtt.measured()) {
+      snapshot->probe_wait[u] = rtt.hedgeWait(runtime_->hedge);
+    }
+  }
+  next->plan = std::move(snapshot);
   published_version_ = plan_->version();
   holder_.publish(std::move(next));
 }
@@ -231,8 +239,8 @@ HealthControl::CommandResult HealthControl::failback() {
     }
     publish();
     rearm();
-    return CommandResult{
-        200, "{" + activeJson() + ",\"changed\":" + (changed ? "true" : "false") + "}"};
+    return CommandResult{200,
+                         "{" + activeJson() + ",\"changed\":" + (changed ? "true" : "false") + "}"};
   });
 }
 

@@ -28,6 +28,8 @@ struct PendingQuery {
   std::array<MonoTime, kMaxAttempts> attempt_started{};
   std::array<Nanos, kMaxAttempts> attempt_wait{};    // its hedge wait: late after this
   std::array<bool, kMaxAttempts> attempt_explore{};  // asked to be measured (fastest)
+  std::array<bool, kMaxAttempts> attempt_late{};     // its wait passed: posted as a timeout
+  size_t last_slot = 0;                              // the attempt started last
   bool saw_timeout = false;
   bool saw_network = false;
   bool saw_rcode = false;
@@ -223,6 +225,20 @@ Verdict Pipeline::process(std::span<const uint8_t> query, const SocketAddress& c
     return Verdict::Dropped;
   }
 
+  const failover::SelectionView view = runtime_->view();
+  if (view.active_tier < 0 && runtime_->plan != nullptr &&
+      cache_.lookup(key, now, true, out, len) == cache::LookupResult::Stale) {
+    // No tier has a usable upstream (RFC 8767 section 5: the upstreams are known to be
+    // failing): the stale answer now, not after a budget spent on upstreams known down.
+    const wire::Ede ede{wire::EdeCode::StaleAnswer, kEdeStale};
+    out_len = wire::finishAnswer(out, len, q, edns, maxAnswerSize(q, handle.transport), &ede);
+    if (out_len != 0) {
+      stats_.countResponse(answerRcode(out.first(out_len)), Source::Stale);
+      stats_.duration[static_cast<size_t>(Source::Stale)].observe(clock_.now() - now);
+      return Verdict::Answered;
+    }
+  }
+
   PendingQuery* p = acquire();
   p->q = q;
   p->client = handle;
@@ -233,7 +249,7 @@ Verdict Pipeline::process(std::span<const uint8_t> query, const SocketAddress& c
   p->saw_timeout = p->saw_network = p->saw_rcode = false;
   const uint64_t pick = random_.next64();
   const failover::SelectionDraw draw{rotation_++, random_.unit(), pick};
-  failover::buildCandidates(runtime_->view(), rtt_, now, draw, p->order);
+  failover::buildCandidates(view, rtt_, now, draw, p->order);
   launchNext(*p, now);
   return Verdict::Pending;
 }
@@ -293,8 +309,16 @@ void Pipeline::launchNext(PendingQuery& p, MonoTime now) {
     p.attempt_started[slot] = now;
     const bool same_list = p.runtime->plan_id == local_plan_id_;
     const auto wait_for = [&](size_t upstream) {
-      return same_list && upstream < rtt_.size() ? rtt_[upstream].hedgeWait(p.runtime->hedge)
-                                                 : p.runtime->hedge.unmeasured;
+      if (same_list && upstream < rtt_.size() && rtt_[upstream].measured()) {
+        return rtt_[upstream].hedgeWait(p.runtime->hedge);
+      }
+      // Not measured by this worker yet: the probes' measurement, if any.
+      const auto* plan = p.runtime->plan.get();
+      if (plan != nullptr && upstream < plan->probe_wait.size() &&
+          plan->probe_wait[upstream] > Nanos{0}) {
+        return plan->probe_wait[upstream];
+      }
+      return p.runtime->hedge.unmeasured;
     };
     p.attempt_wait[slot] = wait_for(u);
     // `fastest` explored: this one is asked to be measured. The query waits no longer for it
@@ -303,6 +327,8 @@ void Pipeline::launchNext(PendingQuery& p, MonoTime now) {
     if (p.attempt_explore[slot]) {
       p.attempt_wait[slot] = std::min(p.attempt_wait[slot], wait_for(p.order.upstream[1]));
     }
+    p.attempt_late[slot] = false;
+    p.last_slot = slot;
     p.next_launch = now + p.attempt_wait[slot];
     break;
   }
@@ -349,7 +375,13 @@ void Pipeline::onPendingTimer(PendingQuery& p) {
   }
   if (p.moreCandidates() && now >= p.next_launch) {
     // The candidate asked last is late: ask the next one too (the earlier ones keep
-    // listening; the first valid answer wins).
+    // listening; the first valid answer wins). Health hears of it now, not when the query
+    // ends, so several upstreams dying together are all noticed within their waits.
+    const size_t s = p.last_slot;
+    if (p.attempts[s] != nullptr && !p.attempt_late[s] && !p.attempt_explore[s]) {
+      p.attempt_late[s] = true;
+      passive(p, p.attempt_upstream[s], failover::Outcome::Timeout);
+    }
     launchNext(p, now);
     return;
   }
@@ -375,7 +407,9 @@ void Pipeline::abandon(PendingQuery& p, size_t slot, MonoTime now, bool beaten) 
   // No valid answer within its adaptive wait: a timeout as far as health goes, and a lower
   // bound for its RTT so a slow upstream gets a longer wait rather than being hedged forever.
   countUpstreamError(p, u, UpstreamError::Timeout);
-  passive(p, u, failover::Outcome::Timeout);
+  if (!p.attempt_late[slot]) {
+    passive(p, u, failover::Outcome::Timeout);
+  }
   if (p.runtime->plan_id == local_plan_id_ && u < local_.size()) {
     rtt_[u].atLeast(waited, now);
   }

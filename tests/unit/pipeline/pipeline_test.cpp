@@ -498,7 +498,79 @@ TEST_F(RetryTest, LateAnswerFromTheFirstUpstreamStillWins) {
   // B was asked 5 ms ago, well within its own wait: no verdict on it.
   EXPECT_EQ(errors(kB, UpstreamError::Timeout), 0U);
   EXPECT_EQ(errors(kA, UpstreamError::Timeout), 0U);
-  EXPECT_TRUE(drainPassive().empty()) << "a success with no failure before posts nothing";
+  // Health heard "late" when the wait passed, and the late success that resets it.
+  auto events = drainPassive();
+  ASSERT_EQ(events.size(), 2U);
+  EXPECT_EQ(events[0].outcome, failover::Outcome::Timeout);
+  EXPECT_EQ(events[1].outcome, failover::Outcome::Ok);
+}
+
+TEST_F(RetryTest, LatenessIsPostedWhenTheWaitPassesNotWhenTheQueryEnds) {
+  setTiers({{"primary", {1001}}, {"union", {1002}}});
+  ask("early.example.test.");
+  advance(Millis{100});
+  auto events = drainPassive();
+  ASSERT_EQ(events.size(), 1U) << "the timeout must reach health while the query goes on";
+  EXPECT_EQ(events[0].outcome, failover::Outcome::Timeout);
+  advance(Millis{1400});  // the budget ends: no second post for A, one for B (silent too)
+  events = drainPassive();
+  ASSERT_EQ(events.size(), 1U);
+  EXPECT_EQ(events[0].upstream, 1);
+  EXPECT_EQ(events[0].outcome, failover::Outcome::Timeout);
+  EXPECT_EQ(errors(kA, UpstreamError::Timeout), 1U);
+  EXPECT_EQ(errors(kB, UpstreamError::Timeout), 1U);
+}
+
+TEST_F(RetryTest, ProbeMeasurementSetsTheWaitOfAnUpstreamThisWorkerNeverAsked) {
+  setTiers({{"primary", {1001}}, {"union", {1002}}});
+  setHealth({1, 1}, 0);
+  {
+    auto rt = std::make_shared<Runtime>(*holder_.get());
+    auto snap = std::make_shared<failover::PlanSnapshot>(*rt->plan);
+    snap->probe_wait = {Millis{60}, Millis{70}};
+    rt->plan = snap;
+    holder_.publish(rt);
+    pipeline_->refresh();
+  }
+  ask("probed.example.test.");
+  advance(Millis{59});
+  EXPECT_EQ(sender_.started.size(), 1U);
+  advance(Millis{1});
+  EXPECT_EQ(sender_.started.size(), 2U) << "the probes' 60 ms, not the unmeasured 100 ms";
+}
+
+TEST_F(RetryTest, NothingUsableServesStaleAtOnce) {
+  setTiers({{"primary", {1001}}, {"union", {1002}}});
+  // A stale entry: TTL 1 s, inserted 2 s ago.
+  {
+    auto query = makeQuery("stale.example.test.", 1, 1);
+    wire::Query q;
+    ASSERT_EQ(wire::parseQuery(query, q), wire::QueryParse::Ok);
+    auto answer = makeAnswer(query, q.question_end, 1);
+    wire::ResponseInfo info;
+    ASSERT_EQ(wire::analyzeResponse(answer, 1, q, info), wire::ResponseCheck::Ok);
+    cache_->insert(cache::CacheKey::forQuery(q),
+                   cache::CacheableAnswer{
+                       answer, std::span<const uint16_t>(info.ttl_offsets.data(), info.ttl_count),
+                       info.min_ttl, false},
+                   clock_.now() - Seconds{2});
+  }
+  auto query = makeQuery("stale.example.test.", 9, 1);
+  size_t len = 0;
+  {
+    Pipeline::BatchScope scope(*pipeline_);
+    // While upstreams are thought usable, a stale entry does not stop the query going out.
+    ASSERT_EQ(pipeline_->process(query, client_, handle_, out_, len), Verdict::Pending);
+  }
+  ASSERT_EQ(sender_.started.size(), 1U);
+  setHealth({0, 0}, -1);
+  {
+    Pipeline::BatchScope scope(*pipeline_);
+    ASSERT_EQ(pipeline_->process(query, client_, handle_, out_, len), Verdict::Answered)
+        << "no tier is usable: the stale answer at once";
+  }
+  EXPECT_EQ(sender_.started.size(), 1U);
+  EXPECT_EQ(wire::headerRcode(wire::messageFlags(out_)), 0);
 }
 
 TEST_F(RetryTest, ServfailMovesOnAtOnceAndIsCountedAsItsKind) {
