@@ -90,9 +90,16 @@ void Plan::decide(MonoTime now, bool operator_failback) {
     setActive(best);
     return;
   }
-  if (best < active_ && failback_ == FailbackMode::Auto &&
-      now - tier_state_[static_cast<size_t>(best)].usable_since >= hold_down_) {
-    setActive(best);
+  if (best < active_ && failback_ == FailbackMode::Auto) {
+    // The highest tier whose hold-down has ended, not only the best one: tiers that recover
+    // one after the other are failed back to one after the other (and nextDeadline() never
+    // names a deadline that tick() would not act on).
+    for (size_t t = static_cast<size_t>(best); t < static_cast<size_t>(active_); ++t) {
+      if (tier_state_[t].usable && now - tier_state_[t].usable_since >= hold_down_) {
+        setActive(static_cast<int>(t));
+        break;
+      }
+    }
   }
 }
 
