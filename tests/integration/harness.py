@@ -11,6 +11,10 @@ Typical use:
     with ScriptedUpstream() as up, Steadfast(upstreams=[up.uri]) as d:
         up.script("www.example.test", answer("127.0.0.10", ttl=300))
         r = d.query("www.example.test", "A")
+
+Failover scenarios: Unbound(redirect={"lb.test": "127.0.0.21"}) answers every name under a
+zone (freeze()/thaw() blackhole it with SIGSTOP/SIGCONT), drop_share() loses a seeded share of
+queries, and LoadClient sends a bounded fixed rate of unique names and records every answer.
 """
 
 from __future__ import annotations
@@ -18,7 +22,9 @@ from __future__ import annotations
 import atexit
 import ctypes
 import os
+import random
 import re
+import select
 import shutil
 import signal
 import socket
@@ -66,12 +72,14 @@ def _unregister_child(proc: subprocess.Popen) -> None:
 
 
 def _kill_pid(proc: subprocess.Popen, term_timeout: float = 5.0) -> Optional[int]:
-    """SIGTERM, bounded wait, then SIGKILL, for this one child (by its PID only)."""
+    """SIGCONT (a SIGSTOPped child could not act on SIGTERM), SIGTERM, bounded wait, then
+    SIGKILL, for this one child (by its PID only)."""
     if proc.poll() is None:
-        try:
-            os.kill(proc.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
+        for sig in (signal.SIGCONT, signal.SIGTERM):
+            try:
+                os.kill(proc.pid, sig)
+            except ProcessLookupError:
+                pass
         try:
             proc.wait(timeout=term_timeout)
         except subprocess.TimeoutExpired:
@@ -397,7 +405,8 @@ class Steadfast:
     """Runs the real steadfast binary on loopback ports with a generated config.
 
     Steadfast(upstreams=[uri, ...], server={...}, cache={...}, tier=[{...}], health={...},
-              last_resort={...}, report={...}, log={...}, state={...}, ready_timeout=10)
+              failback={...}, last_resort={...}, report={...}, log={...}, state={...},
+              ready_timeout=10)
 
     Keyword sections are merged over the defaults (tables merge key by key; `tier` replaces the
     default single "primary"/"ordered" tier). Last resort recursion is disabled by default so
@@ -721,6 +730,23 @@ def wrong_id_first(then: Optional[Action] = None, gap_ms: int = 30,
                                      "wrong_rdatas": list(wrong_rdatas)})
 
 
+def drop_share(share: float, then: Optional[Action] = None, seed: int = 1) -> Action:
+    """Drops a `share` (0..1) of the queries it is used for, chosen by a random generator
+    seeded with `seed` (the same sequence of drop decisions every run); the others get `then`
+    (default: answer()). One generator per action: script the same action object for several
+    names to share it."""
+    if not 0.0 <= share <= 1.0:
+        raise ValueError(f"drop_share: share {share} is not within [0, 1]")
+    return Action("drop_share", {"share": share, "then": then or answer(),
+                                 "rng": random.Random(seed), "lock": threading.Lock()})
+
+
+def _dropped(act: Action) -> bool:
+    """drop_share: the next decision of the action's own generator (True: drop this query)."""
+    with act.params["lock"]:
+        return act.params["rng"].random() < act.params["share"]
+
+
 def close_tcp() -> Action:
     """TCP: close the connection without an answer. UDP: no answer."""
     return Action("close_tcp")
@@ -766,6 +792,7 @@ class ScriptedUpstream:
         up.script("a.test", answer("127.0.0.5", ttl=60))            # every query for a.test
         up.script("b.test", servfail(), answer())                   # first SERVFAIL, then answer
         up.script("*", drop())                                      # every query (incl. probes)
+        up.script("*", drop_share(0.3, answer("127.0.0.5")))        # 30% dropped (seeded RNG)
         up.queries_for("a.test")                                    # what it received
 
     Actions listed for a name are used one per query; the last one repeats. Lookup order:
@@ -985,6 +1012,10 @@ class ScriptedUpstream:
         k = act.kind
         if k in ("drop", "close_tcp"):
             return
+        if k == "drop_share":
+            if not _dropped(act):
+                self._udp_act(sock, q, src, act.params["then"])
+            return
         if k == "delay":
             self._later(act.params["ms"], lambda: self._udp_act(sock, q, src, act.params["then"]))
             return
@@ -1035,6 +1066,10 @@ class ScriptedUpstream:
         def act_on(q: dns.message.Message, act: Action) -> None:
             k = act.kind
             if k == "drop":
+                return
+            if k == "drop_share":
+                if not _dropped(act):
+                    act_on(q, act.params["then"])
                 return
             if k == "close_tcp":
                 closed.set()
@@ -1103,11 +1138,17 @@ class Unbound:
     for "." (NXDOMAIN), and do-not-query-address covers all of IPv4 and IPv6.
 
         Unbound(zone="example.test", records={"www": ("A", "127.0.0.10")}, ttl=300)
+
+    redirect={"lb.test": "127.0.0.21"} adds a local zone of type redirect per entry: every
+    name under it (e.g. a unique "q17-ab12.lb.test") gets that A record, so a test can tell
+    which upstream answered. freeze()/thaw() send SIGSTOP/SIGCONT (a frozen unbound keeps its
+    sockets open and answers nothing: a blackholed upstream); stop() thaws first.
     """
 
     def __init__(self, zone: str = "example.test",
                  records: Optional[Dict[str, Tuple[str, str]]] = None, ttl: int = 300,
-                 port: Optional[int] = None) -> None:
+                 port: Optional[int] = None,
+                 redirect: Optional[Dict[str, str]] = None) -> None:
         self.binary = require_tool(UNBOUND_BIN, "unbound")
         self.zone = zone.rstrip(".")
         self.records = records if records is not None else {
@@ -1116,6 +1157,8 @@ class Unbound:
             "txt": ("TXT", '"hello from unbound"'),
         }
         self.ttl = ttl
+        self.redirect = {z.rstrip("."): a for z, a in (redirect or {}).items()}
+        self.frozen = False
         self.port = port or free_port()
         self.tmp = tempfile.mkdtemp(prefix="unbound-it-")
         self.conf_path = os.path.join(self.tmp, "unbound.conf")
@@ -1169,6 +1212,9 @@ class Unbound:
                 lines.append(f"    local-data: '{owner}. {self.ttl} IN {rtype} {data}'")
             else:
                 lines.append(f'    local-data: "{owner}. {self.ttl} IN {rtype} {data}"')
+        for rz, addr in self.redirect.items():
+            lines.append(f'    local-zone: "{rz}." redirect')
+            lines.append(f'    local-data: "{rz}. {self.ttl} IN A {addr}"')
         lines.append("remote-control:")
         lines.append("    control-enable: no")
         return "\n".join(lines) + "\n"
@@ -1198,10 +1244,24 @@ class Unbound:
     def log(self) -> str:
         return read_text(self.log_path)
 
+    def freeze(self) -> None:
+        """SIGSTOP: the process stops answering (its sockets stay open: queries time out)."""
+        assert self.proc is not None and self.proc.poll() is None, "unbound is not running"
+        os.kill(self.proc.pid, signal.SIGSTOP)
+        self.frozen = True
+
+    def thaw(self) -> None:
+        """SIGCONT after freeze()."""
+        if self.proc is not None and self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGCONT)
+        self.frozen = False
+
     def stop(self) -> Optional[int]:
         rc = None
         if self.proc is not None:
-            rc = _kill_pid(self.proc)
+            if self.frozen:
+                self.thaw()
+            rc = _kill_pid(self.proc)   # SIGCONT, SIGTERM, bounded wait, SIGKILL
         if self._log_file is not None:
             self._log_file.close()
             self._log_file = None
@@ -1215,3 +1275,238 @@ class Unbound:
         if exc_type is not None:
             sys.stderr.write(f"\n===== unbound log =====\n{self.log()[-10000:]}\n")
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Bounded fixed-rate load
+# --------------------------------------------------------------------------------------------
+
+@dataclass
+class LoadRecord:
+    """One query of a LoadClient run. Times are time.monotonic() seconds."""
+    index: int
+    name: str
+    sent: float
+    latency: Optional[float] = None      # None: no answer within the client timeout
+    rcode: Optional[int] = None
+    addresses: List[str] = field(default_factory=list)   # A records of the answer
+    ede: List[int] = field(default_factory=list)
+    error: str = ""                      # "timeout", "malformed", "refused by socket", ...
+
+    @property
+    def received(self) -> Optional[float]:
+        return None if self.latency is None else self.sent + self.latency
+
+    @property
+    def ok(self) -> bool:
+        """NOERROR with at least one address, within the client timeout."""
+        return self.latency is not None and self.rcode == dns.rcode.NOERROR \
+            and bool(self.addresses)
+
+    def describe(self, t0: float = 0.0) -> str:
+        lat = "no answer" if self.latency is None else f"{self.latency * 1000:.1f} ms"
+        rc = "-" if self.rcode is None else dns.rcode.to_text(self.rcode)
+        return (f"#{self.index} {self.name} sent at +{self.sent - t0:.3f}s: {lat}, {rc}, "
+                f"{self.addresses or ''} ede={self.ede or ''} {self.error}").rstrip()
+
+
+@dataclass
+class LoadSummary:
+    records: List[LoadRecord]
+    started: float                       # monotonic time of the first send
+    ended: float
+    rate: float
+    duration: float
+
+    @property
+    def sent(self) -> int:
+        return len(self.records)
+
+    def answered(self) -> List[LoadRecord]:
+        return [r for r in self.records if r.latency is not None]
+
+    def failures(self) -> List[LoadRecord]:
+        """Timeouts, non-NOERROR answers and answers without an address."""
+        return [r for r in self.records if not r.ok]
+
+    def latencies(self) -> List[float]:
+        return sorted(r.latency for r in self.records if r.latency is not None)
+
+    def quantile(self, q: float) -> Optional[float]:
+        lat = self.latencies()
+        if not lat:
+            return None
+        return lat[min(len(lat) - 1, int(q * len(lat)))]
+
+    def max_latency(self) -> Optional[float]:
+        lat = self.latencies()
+        return lat[-1] if lat else None
+
+    def by_address(self, records: Optional[Iterable[LoadRecord]] = None) -> Dict[str, int]:
+        out: Dict[str, int] = {}
+        for r in (self.records if records is None else records):
+            if r.ok:
+                key = ",".join(r.addresses)
+                out[key] = out.get(key, 0) + 1
+        return out
+
+    def received_between(self, t0: float, t1: float) -> List[LoadRecord]:
+        """Answered records whose answer arrived in [t0, t1) (monotonic)."""
+        return [r for r in self.records if r.received is not None and t0 <= r.received < t1]
+
+    def sent_between(self, t0: float, t1: float) -> List[LoadRecord]:
+        return [r for r in self.records if t0 <= r.sent < t1]
+
+    def first_answer_from(self, address: str, after: float) -> Optional[LoadRecord]:
+        """The record with the earliest answer time >= `after` that carries `address`."""
+        cands = [r for r in self.records if r.ok and address in r.addresses
+                 and r.received is not None and r.received >= after]
+        return min(cands, key=lambda r: r.received) if cands else None
+
+    def report(self, t0: Optional[float] = None, max_failures: int = 15) -> str:
+        """A few lines for assertion messages: counts, latency quantiles, failures."""
+        t0 = self.started if t0 is None else t0
+        fails = self.failures()
+        rcodes: Dict[str, int] = {}
+        for r in self.records:
+            k = "no answer" if r.latency is None else dns.rcode.to_text(r.rcode)
+            rcodes[k] = rcodes.get(k, 0) + 1
+        p50, p99, mx = self.quantile(0.5), self.quantile(0.99), self.max_latency()
+        fmt = (lambda v: "-" if v is None else f"{v * 1000:.1f}ms")
+        lines = [f"load: {self.sent} queries at {self.rate:g}/s over {self.duration:g}s "
+                 f"(ran {self.ended - self.started:.2f}s); rcodes {rcodes}; by address "
+                 f"{self.by_address()}; latency p50 {fmt(p50)} p99 {fmt(p99)} max {fmt(mx)}; "
+                 f"{len(fails)} failures"]
+        for r in fails[:max_failures]:
+            lines.append("  " + r.describe(t0))
+        if len(fails) > max_failures:
+            lines.append(f"  ... and {len(fails) - max_failures} more")
+        return "\n".join(lines)
+
+
+class LoadClient:
+    """Sends `rate` queries per second for `duration` seconds to 127.0.0.1:port over UDP, each
+    for a unique name under `zone` (so every one is a cache miss), from one non-blocking socket
+    driven by select(). Each query is recorded (send time, latency, rcode, A addresses, EDE);
+    a query without an answer within `client_timeout` is a timeout.
+
+    Bounded: at most rate * duration queries (and never more than max_queries), and the run
+    ends at the latest duration + client_timeout + 2 s after it began.
+
+        summary = LoadClient(d.port, rate=300, duration=10).run()          # blocking
+        lc = LoadClient(d.port, rate=300, duration=10).start(); ...; summary = lc.wait()
+    """
+
+    def __init__(self, port: int, rate: float, duration: float, zone: str = "lb.test",
+                 client_timeout: float = 2.0, rdtype: str = "A", max_queries: int = 20000,
+                 prefix: str = "q") -> None:
+        if rate <= 0 or duration <= 0:
+            raise ValueError("LoadClient: rate and duration must be positive")
+        self.port = port
+        self.rate = float(rate)
+        self.duration = float(duration)
+        self.zone = zone.strip(".")
+        self.client_timeout = client_timeout
+        self.rdtype = rdtype
+        self.total = min(int(round(rate * duration)), max_queries)
+        self.nonce = f"{os.getpid() & 0xFFFF:x}{random.getrandbits(24):06x}"
+        self.prefix = prefix
+        self._thread: Optional[threading.Thread] = None
+        self._summary: Optional[LoadSummary] = None
+        self._error: Optional[BaseException] = None
+
+    def name(self, i: int) -> str:
+        return f"{self.prefix}{i}-{self.nonce}.{self.zone}."
+
+    def start(self) -> "LoadClient":
+        def body() -> None:
+            try:
+                self._summary = self.run()
+            except BaseException as e:  # noqa: BLE001 - re-raised by wait()
+                self._error = e
+        self._thread = threading.Thread(target=body, daemon=True, name=f"load-{self.port}")
+        self._thread.start()
+        return self
+
+    def wait(self) -> LoadSummary:
+        """Joins the thread start() began (bounded) and returns its summary."""
+        assert self._thread is not None, "start() first"
+        self._thread.join(timeout=self.duration + self.client_timeout + 10.0)
+        if self._thread.is_alive():
+            raise AssertionError("load client did not finish in time")
+        if self._error is not None:
+            raise self._error
+        assert self._summary is not None
+        return self._summary
+
+    def run(self) -> LoadSummary:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        except OSError:
+            pass
+        sock.connect((LOOPBACK, self.port))
+        sock.setblocking(False)
+        records: List[LoadRecord] = []
+        pending: Dict[Tuple[int, str], LoadRecord] = {}     # (id, lower-case name)
+        t0 = time.monotonic()
+        hard_end = t0 + self.duration + self.client_timeout + 2.0
+        i = 0
+        try:
+            while True:
+                now = time.monotonic()
+                # Send every query that is due (catching up if the loop fell behind).
+                while i < self.total and t0 + i / self.rate <= now:
+                    name = self.name(i)
+                    q = make_query(name, self.rdtype, id=i & 0xFFFF)
+                    rec = LoadRecord(index=i, name=name, sent=time.monotonic())
+                    try:
+                        sock.send(q.to_wire())
+                    except (BlockingIOError, ConnectionRefusedError) as e:
+                        rec.error = f"send failed: {e!r}"
+                    records.append(rec)
+                    if not rec.error:
+                        pending[(q.id, name.lower())] = rec
+                    i += 1
+                now = time.monotonic()
+                # Expire what waited longer than the client timeout.
+                for key, rec in list(pending.items()):
+                    if now - rec.sent >= self.client_timeout:
+                        rec.error = "timeout"
+                        del pending[key]
+                if (i >= self.total and not pending) or now >= hard_end:
+                    break
+                next_send = t0 + i / self.rate if i < self.total else hard_end
+                oldest = min((r.sent for r in pending.values()), default=hard_end)
+                wake = min(next_send, oldest + self.client_timeout, hard_end)
+                readable, _, _ = select.select([sock], [], [], max(0.0, wake - now))
+                if not readable:
+                    continue
+                while True:
+                    try:
+                        wire = sock.recv(65535)
+                    except BlockingIOError:
+                        break
+                    except ConnectionRefusedError:
+                        continue   # ICMP from an earlier send; the query times out
+                    got = time.monotonic()
+                    try:
+                        m = dns.message.from_wire(wire)
+                    except Exception:  # noqa: BLE001 - counted below as a failure
+                        continue
+                    if len(m.question) != 1:
+                        continue
+                    key = (m.id, m.question[0].name.to_text().lower())
+                    rec = pending.pop(key, None)
+                    if rec is None:
+                        continue   # late or unknown answer
+                    rec.latency = got - rec.sent
+                    rec.rcode = m.rcode()
+                    rec.addresses = answer_values(m, "A")
+                    rec.ede = ede_codes(m)
+            for rec in pending.values():
+                rec.error = rec.error or "timeout"
+        finally:
+            sock.close()
+        return LoadSummary(records=records, started=t0, ended=time.monotonic(),
+                           rate=self.rate, duration=self.duration)

@@ -80,8 +80,12 @@ class Failover(unittest.TestCase):
             self.assertGreaterEqual(len(up2.queries_for("drop.example.test")), 1)
             first1 = min(q.time for q in up1.queries_for("drop.example.test"))
             first2 = min(q.time for q in up2.queries_for("drop.example.test"))
-            self.assertGreater(first2 - first1, 0.1,
-                               "upstream 2 asked before an attempt timeout on upstream 1")
+            # The wait before the next candidate is adaptive: srtt + 4 * rttvar of upstream 1,
+            # at least 50 ms (100 ms while never measured), so upstream 2 is not asked at once.
+            self.assertGreaterEqual(first2 - first1, 0.04,
+                                    f"upstream 2 asked {first2 - first1:.3f}s after upstream 1, "
+                                    "before the 50 ms floor of the adaptive wait")
+            self.assertLess(first2 - first1, BUDGET)
             self.assertGreaterEqual(upstream_errors(d.metrics(), up1.port, "timeout"), 1)
 
     def _fails_over_on(self, action, kind):
@@ -128,19 +132,44 @@ class Failover(unittest.TestCase):
         up1, up2 = ScriptedUpstream(), ScriptedUpstream()
         with up1, up2:
             up1.script("*", drop())                  # times out
-            up2_port = up2.port
             with Steadfast(upstreams=[up1.uri, up2.uri]) as d:
                 up2.stop()                           # refuses (ICMP port unreachable)
                 r, elapsed = self.timed_query(d, "gone.example.test")
                 self.assertEqual(r.rcode(), dns.rcode.SERVFAIL)
                 codes = ede_codes(r)
-                self.assertTrue(set(codes) & {22, 23},
-                                f"SERVFAIL without EDE 22/23 (got {codes})")
+                # A timeout was seen (upstream 1): 22 (No Reachable Authority), not 23.
+                self.assertEqual(codes, [22], f"SERVFAIL with EDE {codes}, want exactly [22]")
                 self.assertLess(elapsed, BUDGET + SLACK)
+                text = d.metrics()
+                self.assertGreaterEqual(upstream_errors(text, up1.port, "timeout"), 1,
+                                        "upstream 1 (dropping) was not counted as a timeout")
+                self.assertGreaterEqual(upstream_errors(text, up2.port, "network"), 1,
+                                        "upstream 2 (closed port) was not counted as a "
+                                        "network error")
                 # Still alive and serving afterwards.
                 self.assertTrue(d.healthz_ok())
                 self.assertTrue(d.alive())
-            self.assertNotEqual(up2_port, 0)
+
+    def test_all_upstreams_refuse_servfail_with_ede_network_error(self):
+        up1, up2 = ScriptedUpstream(), ScriptedUpstream()
+        with up1, up2:
+            with Steadfast(upstreams=[up1.uri, up2.uri]) as d:
+                up1.stop()                           # both refuse (ICMP port unreachable):
+                up2.stop()                           # network errors only, no timeout
+                r, elapsed = self.timed_query(d, "refused.example.test")
+                self.assertEqual(r.rcode(), dns.rcode.SERVFAIL)
+                codes = ede_codes(r)
+                self.assertEqual(codes, [23], f"SERVFAIL with EDE {codes}, want exactly [23] "
+                                 "(Network Error) when every failure was a network error")
+                self.assertLess(elapsed, BUDGET + SLACK)
+                text = d.metrics()
+                for up in (up1, up2):
+                    self.assertGreaterEqual(upstream_errors(text, up.port, "network"), 1,
+                                            f"upstream {up.port} not counted as a network error")
+                    self.assertEqual(upstream_errors(text, up.port, "timeout"), 0,
+                                     f"a closed port {up.port} was counted as a timeout")
+                self.assertTrue(d.healthz_ok())
+                self.assertTrue(d.alive())
 
     def test_tcp_upstream_uri(self):
         with ScriptedUpstream() as up, Steadfast(upstreams=[up.tcp_uri]) as d:
