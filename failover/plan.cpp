@@ -49,11 +49,20 @@ void Plan::refreshTiers(MonoTime now) {
       any[upstreams_[u].tier] = true;
     }
   }
-  for (size_t t = 0; t < tiers_.size(); ++t) {
-    if (any[t] && !tier_state_[t].usable) {
-      tier_state_[t].usable_since = now;  // hold-down counts from here
+  std::vector<bool> healthy(tiers_.size(), false);
+  for (size_t u = 0; u < upstreams_.size(); ++u) {
+    if (upstreams_[u].health.health() == Health::Healthy) {
+      healthy[upstreams_[u].tier] = true;
     }
-    tier_state_[t].usable = any[t];
+  }
+  for (size_t t = 0; t < tiers_.size(); ++t) {
+    TierState& ts = tier_state_[t];
+    if (any[t] && !ts.usable) {
+      ts.usable_since = now;  // hold-down counts from here
+      ts.waived = !ts.proven;
+    }
+    ts.usable = any[t];
+    ts.proven = ts.proven || healthy[t];
   }
 }
 
@@ -95,7 +104,8 @@ void Plan::decide(MonoTime now, bool operator_failback) {
     // one after the other are failed back to one after the other (and nextDeadline() never
     // names a deadline that tick() would not act on).
     for (size_t t = static_cast<size_t>(best); t < static_cast<size_t>(active_); ++t) {
-      if (tier_state_[t].usable && now - tier_state_[t].usable_since >= hold_down_) {
+      const TierState& ts = tier_state_[t];
+      if (ts.usable && (ts.waived || now - ts.usable_since >= hold_down_)) {
         setActive(static_cast<int>(t));
         break;
       }
@@ -156,6 +166,7 @@ void Plan::restoreActive(int active) {
   refreshTiers(now);
   for (auto& ts : tier_state_) {
     ts.usable_since = now;
+    ts.waived = false;  // a reload never fails back by itself
   }
   if (active >= 0 && static_cast<size_t>(active) < tiers_.size() &&
       tier_state_[static_cast<size_t>(active)].usable) {
@@ -183,7 +194,8 @@ MonoTime Plan::nextDeadline() const noexcept {
   MonoTime next = MonoTime::max();
   for (size_t t = 0; t < static_cast<size_t>(active_); ++t) {
     if (tier_state_[t].usable) {
-      next = std::min(next, tier_state_[t].usable_since + hold_down_);
+      next = std::min(
+          next, tier_state_[t].usable_since + (tier_state_[t].waived ? Nanos{0} : hold_down_));
     }
   }
   return next;

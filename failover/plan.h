@@ -6,7 +6,9 @@
 //  * when the active tier has none left, the plan fails over at once to the best usable tier;
 //  * a higher tier becomes active again (failback) only once it has been usable without a
 //    break for `hold_down` (its upstreams needed `rise` successes to be usable at all), and
-//    with [failback] mode = "manual" only when an operator calls failback().
+//    with [failback] mode = "manual" only when an operator calls failback(). A tier that has
+//    never been Healthy since start (its first probe was lost) owes no hold-down: there is no
+//    flapping to damp yet, and the operator's primary should not wait 30 s for one lost probe.
 // Pure: takes a Clock&, reports changes to a PlanObserver, and publishes PlanSnapshot values
 // that the data path reads. Control thread only.
 #pragma once
@@ -106,6 +108,8 @@ class Plan {
   struct TierState {
     bool usable = true;
     MonoTime usable_since{};
+    bool proven = false;  // some upstream of it has been Healthy since start
+    bool waived = false;  // this usable run needs no hold-down: the tier was never proven
   };
 
   [[nodiscard]] bool usable(size_t u) const noexcept;

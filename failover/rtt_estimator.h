@@ -30,9 +30,10 @@ class RttEstimator {
   /// One measured round trip (a valid answer `rtt` after the query was sent).
   void sample(Nanos rtt, MonoTime now) noexcept;
   /// A lower bound: no answer after `waited` (the attempt was abandoned because another
-  /// upstream answered first). Raises the estimate only if it is below `waited`, so a
-  /// slower-than-thought upstream gets a longer wait next time instead of being hedged
-  /// forever on a stale small srtt.
+  /// upstream answered first). Counted as a sample only if srtt is below `waited`, which
+  /// raises srtt, so a slower-than-thought upstream ranks lower and, called as the pipeline
+  /// does once its wait has passed, gets a longer wait next time instead of being hedged
+  /// forever on a stale small srtt. (Just above srtt it can shrink rttvar.)
   void atLeast(Nanos waited, MonoTime now) noexcept;
 
   [[nodiscard]] bool measured() const noexcept { return samples_ > 0; }

@@ -61,7 +61,8 @@ class Builder {
     size_t n = 0;
     const size_t end = size_t{tier.first} + tier.count;
     for (size_t u = tier.first; u < end && n < buf.size(); ++u) {
-      if (u < view_.usable.size() && view_.usable[u] != 0) {
+      const bool drained = u < view_.drained.size() && view_.drained[u] != 0;
+      if (u < view_.usable.size() && view_.usable[u] != 0 && !drained) {
         // Only `fastest` ranks by RTT: the others skip the decay arithmetic.
         const bool rank = tier.policy == SelectionPolicyKind::Fastest && u < rtt_.size();
         buf[n++] = RankEntry{static_cast<uint16_t>(u), rank ? rtt_[u].rankingRtt(now_) : Nanos{0}};

@@ -17,7 +17,10 @@ std::vector<PlanTier> twoTiers() {
 TEST(PlanRestoreTest, HealthAndActiveTierSurviveAReload) {
   test::FakeClock clock;
   Plan old(twoTiers(), HealthThresholds{3, 3}, FailbackMode::Auto, Seconds{30}, clock);
-  old.record(0, Outcome::Timeout, Signal::Probe);  // first outcome decides: primary down
+  old.record(0, Outcome::Ok, Signal::Probe);  // the primary served, then went down
+  for (int i = 0; i < 3; ++i) {
+    old.record(0, Outcome::Timeout, Signal::Probe);
+  }
   old.record(1, Outcome::Ok, Signal::Probe);
   ASSERT_EQ(old.activeTier(), 1);
   for (int i = 0; i < 3; ++i) {
