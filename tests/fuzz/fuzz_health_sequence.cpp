@@ -264,7 +264,8 @@ class Harness final : public PlanObserver, public ProbeSender {
       // usable in this action is waived exactly when it was not proven before it.
       const auto heldOut = [&](size_t t) {
         if (!usable_[t]) {
-          return !plan_.tierUsable(t) || proven_[t];
+          // Usable from now on: held out only if it owes a hold-down that is not zero.
+          return !plan_.tierUsable(t) || (proven_[t] && config_.hold_down > Nanos{0});
         }
         return !waived_[t] && now - since_[t] < config_.hold_down;
       };
