@@ -198,6 +198,14 @@ int runDaemon(Config config, const ConfigLoader& reload) {
   uv_loop_t loop;
   uv_loop_init(&loop);
   HealthControl health(&loop, holder, channel_ptrs);
+  // Ends the control loop before any worker ran (a start that fails): returns `code`.
+  const auto abandonStart = [&health, &loop](int code) {
+    health.shutdown();
+    health.close();
+    uv_run(&loop, UV_RUN_DEFAULT);
+    (void)uv_loop_close(&loop);
+    return code;
+  };
 
   std::vector<std::unique_ptr<listen::Worker>> workers;
   for (size_t i = 0; i < n; ++i) {
@@ -206,11 +214,7 @@ int runDaemon(Config config, const ConfigLoader& reload) {
     auto bound = workers.back()->bind(config.listen.listen);
     if (!bound) {
       LOG_ERROR("%s", bound.error().detail.c_str());
-      health.shutdown();
-      health.close();
-      uv_run(&loop, UV_RUN_DEFAULT);
-      (void)uv_loop_close(&loop);
-      return kExitCannotBind;
+      return abandonStart(kExitCannotBind);
     }
   }
 
@@ -243,21 +247,13 @@ int runDaemon(Config config, const ConfigLoader& reload) {
   auto token = apiToken(config);
   if (!token) {
     LOG_ERROR("%s", token.error().detail.c_str());
-    health.shutdown();
-    health.close();
-    uv_run(&loop, UV_RUN_DEFAULT);
-    (void)uv_loop_close(&loop);
-    return kExitBadConfig;
+    return abandonStart(kExitBadConfig);
   }
   HealthPlanControl plan_control(health);
   report::installApiRoutes(http, report::ApiRoutes{&plan_control, *token});
   if (auto started = http.start(); !started) {
     LOG_ERROR("%s", started.error().detail.c_str());
-    health.shutdown();
-    health.close();
-    uv_run(&loop, UV_RUN_DEFAULT);
-    (void)uv_loop_close(&loop);
-    return kExitCannotBind;
+    return abandonStart(kExitCannotBind);
   }
   health.attach(runtime, config.plan);
 

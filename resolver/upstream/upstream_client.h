@@ -50,8 +50,8 @@ class AttemptSender {
   virtual ~AttemptSender() = default;
   /// See UpstreamClient::start. The outcome reaches the listener later, never from inside
   /// start(); nullptr when the attempt could not even start.
-  virtual Attempt* start(const failover::UpstreamUri& uri, const wire::Query& q,
-                         uint16_t edns_size, Nanos timeout, uint64_t cookie) = 0;
+  virtual Attempt* start(const failover::UpstreamUri& uri, const wire::Query& q, uint16_t edns_size,
+                         Nanos timeout, uint64_t cookie) = 0;
   /// Abandons an attempt: no callback follows.
   virtual void cancel(Attempt* attempt) noexcept = 0;
 };

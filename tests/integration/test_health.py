@@ -727,6 +727,22 @@ class Health(unittest.TestCase):
                 self.assertEqual(failovers(text, "union", "primary"), 1)
                 self.assertIsNotNone(re.search(r"failback requested by an operator", d.log()))
 
+    def test_a_token_file_too_short_stops_the_start(self):
+        tmp = tempfile.mkdtemp(prefix="steadfast-token-")
+        try:
+            path = os.path.join(tmp, "short.token")
+            with open(path, "w") as f:
+                f.write("short\n")
+            with ScriptedUpstream() as p:
+                d = Steadfast(upstreams=[p.uri], report={"api_token_file": path}, start=False)
+                with d:
+                    d.spawn()
+                    rc = d.wait_exit(10.0)
+                    self.assertEqual(rc, 1, "a bad token file must be a bad configuration")
+                    self.assertIn(path, d.log())
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
     def test_api_is_disabled_without_a_token_file(self):
         with ScriptedUpstream() as p, ScriptedUpstream() as u:
             with Steadfast(tier=two_tiers([p.uri], [u.uri]), health=HEALTH) as d:
