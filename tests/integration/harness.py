@@ -616,7 +616,7 @@ class Steadfast:
             self._log_file.close()
             self._log_file = None
         log_text = self.log()
-        for marker in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
+        for marker in ("AddressSanitizer", "LeakSanitizer", "ThreadSanitizer", "runtime error:"):
             if marker in log_text:
                 problem = f"sanitizer report in the steadfast log ({marker})"
         if problem is not None and not failed:
