@@ -24,6 +24,9 @@ struct UpstreamUri {
   std::string tls_name;  // tls:// only, required
   std::string spki_pin;  // base64 SHA-256 of the SPKI, empty if none
   std::string text;      // canonical form, used as the metric label and in status
+  // Not part of the URI: its tier's `send_client_subnet`, carried with each upstream so the
+  // transport knows whether the client's EDNS Client Subnet option may go out (default no).
+  bool send_client_subnet = false;
 
   static Result<UpstreamUri> parse(std::string_view text);
 };
@@ -39,6 +42,9 @@ struct TierConfig {
   std::string transport;  // "tls" | "dns" for a profile
   // `union = true`: a Union-based resolver (a tier with a DNS4EU profile is one anyway).
   bool union_tier = false;
+  // `send_client_subnet = true`: pass the client's EDNS Client Subnet option (RFC 7871) on to
+  // this tier's upstreams. Default: removed from every query to every upstream.
+  bool send_client_subnet = false;
 };
 
 struct HealthConfig {

@@ -629,7 +629,8 @@ failover::SelectionPolicyKind policyKind(std::string_view name) {
 }
 
 void parseTier(const Section& s, std::map<std::string, uint32_t>& names, bool dev, Config& c) {
-  s.checkKeys({"name", "policy", "upstreams", "profile", "transport", "union"});
+  s.checkKeys(
+      {"name", "policy", "upstreams", "profile", "transport", "union", "send_client_subnet"});
   failover::TierConfig tier;
   tier.name = readName(s, names);
   if (tier.name == "last_resort") {
@@ -687,6 +688,10 @@ void parseTier(const Section& s, std::map<std::string, uint32_t>& names, bool de
   }
 
   s.readBool("union", tier.union_tier);
+  s.readBool("send_client_subnet", tier.send_client_subnet);
+  for (failover::UpstreamUri& u : tier.upstreams) {
+    u.send_client_subnet = tier.send_client_subnet;
+  }
 
   if (upstreams_node != nullptr && profile_node != nullptr) {
     s.diag().add(*profile_node, label + " has both 'upstreams' and 'profile'; use one");

@@ -89,6 +89,9 @@ void describePlan(const Config& c, std::string& out) {
     if (isUnionTier(tier)) {
       out += ", union-based";
     }
+    if (tier.send_client_subnet) {
+      out += ", sends EDNS Client Subnet";
+    }
     out += "\n";
     if (tier.upstreams.empty()) {
       out += "       (no upstreams)\n";

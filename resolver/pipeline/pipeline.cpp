@@ -533,8 +533,8 @@ void Pipeline::finishWithAnswer(PendingQuery& p, std::span<const uint8_t> msg,
     return;
   }
   const bool opt_inside = info.has_opt && !info.opt_is_last;
-  const bool cacheable =
-      !info.truncated && !opt_inside && !info.too_many_rrs && (info.rcode == 0 || info.rcode == 3);
+  const bool cacheable = !info.truncated && !opt_inside && !info.too_many_rrs && !info.ecs_scoped &&
+                         (info.rcode == 0 || info.rcode == 3);
   if (cacheable) {
     const bool negative = info.rcode == 3 || info.ancount == 0;
     const uint32_t ttl = negative ? (info.has_soa ? info.negative_ttl : 0) : info.min_ttl;

@@ -35,7 +35,8 @@ class Attempt {
     started_at_ = MonoClock::now();
     id_ = threadRandom().next16();
     query_len_ = wire::buildUpstreamQuery(query_, id_, edns_size_,
-                                          std::span<uint8_t>(query_buf_.data() + 2, kMaxQuery));
+                                          std::span<uint8_t>(query_buf_.data() + 2, kMaxQuery),
+                                          uri_.send_client_subnet);
     if (query_len_ == 0) {
       return false;
     }

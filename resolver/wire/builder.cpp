@@ -121,8 +121,8 @@ size_t writeTruncated(std::span<uint8_t> buf, const Query& q, uint16_t our_udp_s
 
 }  // namespace
 
-size_t buildUpstreamQuery(const Query& q, uint16_t id, uint16_t udp_size,
-                          std::span<uint8_t> out) noexcept {
+size_t buildUpstreamQuery(const Query& q, uint16_t id, uint16_t udp_size, std::span<uint8_t> out,
+                          bool send_ecs) noexcept {
   if (q.qname_len == 0 || out.size() < kHeaderSize) {
     return 0;
   }
@@ -136,7 +136,20 @@ size_t buildUpstreamQuery(const Query& q, uint16_t id, uint16_t udp_size,
   if (n == 0) {
     return 0;
   }
+  const size_t opt_pos = len;
   len += n;
+  if (send_ecs && q.ecs_len != 0) {
+    const size_t option = kOptionHeaderSize + q.ecs_len;
+    if (out.size() - len < option) {
+      return 0;
+    }
+    uint8_t* p = out.data() + len;
+    writeU16(p, kOptionEcs);
+    writeU16(p + 2, q.ecs_len);
+    std::memcpy(p + 4, q.ecs.data(), q.ecs_len);
+    writeU16(out.data() + opt_pos + 9, static_cast<uint16_t>(option));  // OPT RDLENGTH
+    len += option;
+  }
   // CD is the client's call (RFC 4035 3.2.2); we always want recursion.
   writeHeader(out.data(), id, static_cast<uint16_t>(kFlagRd | (q.flags & kFlagCd)), 1, 0, 0, 1);
   return len;

@@ -25,6 +25,8 @@ inline constexpr size_t kMaxTtlOffsets = 256;  // answers with more RRs are forw
 inline constexpr uint16_t kTypeOpt = 41;
 inline constexpr uint16_t kTypeSoa = 6;
 inline constexpr uint16_t kClassIn = 1;
+inline constexpr uint16_t kOptionEcs = 8;  // RFC 7871 EDNS Client Subnet
+inline constexpr size_t kMaxEcsData = 20;  // FAMILY(2) SOURCE(1) SCOPE(1) ADDRESS(<=16)
 
 // Header flag bits (the 16-bit word at offset 2).
 inline constexpr uint16_t kFlagQr = 0x8000;
@@ -100,12 +102,19 @@ struct Query {
   bool do_bit = false;
   uint8_t edns_version = 0;
   uint16_t udp_size = 512;  // the client's EDNS payload size (>= 512), 512 without EDNS
+  // The client's EDNS Client Subnet option data (RFC 7871 6), ecs_len 0 when it sent none.
+  // Forwarded only to tiers with send_client_subnet = true; every other upstream gets none.
+  uint8_t ecs_len = 0;
+  std::array<uint8_t, kMaxEcsData> ecs{};
 
   [[nodiscard]] bool rd() const noexcept { return (flags & kFlagRd) != 0; }
   [[nodiscard]] bool cd() const noexcept { return (flags & kFlagCd) != 0; }
   [[nodiscard]] std::span<const uint8_t> name() const noexcept { return {qname.data(), qname_len}; }
   [[nodiscard]] std::span<const uint8_t> nameLower() const noexcept {
     return {qname_lower.data(), qname_len};
+  }
+  [[nodiscard]] std::span<const uint8_t> clientSubnet() const noexcept {
+    return {ecs.data(), ecs_len};
   }
 };
 
@@ -135,9 +144,11 @@ void lowerName(std::span<const uint8_t> in, uint8_t* out) noexcept;
 
 /// Builds the query steadfast sends upstream: the given ID, RD set, CD copied from the client,
 /// the client's question (case as sent), and an OPT RR with `udp_size` and the client's DO bit.
+/// No other client option is copied: EDNS Client Subnet goes out only when `send_ecs` is set
+/// and the client sent one (RFC 7871 7.1.2: a forwarder passes on the client's option).
 /// Returns the length, 0 if `out` is too small.
 [[nodiscard]] size_t buildUpstreamQuery(const Query& q, uint16_t id, uint16_t udp_size,
-                                        std::span<uint8_t> out) noexcept;
+                                        std::span<uint8_t> out, bool send_ecs = false) noexcept;
 
 /// Builds a probe / plain query for name `qname` (wire) and type, RD set, with OPT.
 [[nodiscard]] size_t buildQuery(std::span<const uint8_t> qname, uint16_t qtype, uint16_t id,
@@ -175,6 +186,7 @@ struct ResponseInfo {
   uint32_t min_ttl = 0;       // least TTL over all non-OPT RRs (0 if there are none)
   bool has_soa = false;       // an SOA in the authority section
   uint32_t negative_ttl = 0;  // RFC 2308 5: min(SOA TTL, SOA MINIMUM) of that SOA
+  bool ecs_scoped = false;    // an ECS option with SCOPE PREFIX-LENGTH > 0: do not cache
   uint16_t ttl_count = 0;     // number of valid entries in ttl_offsets
   bool too_many_rrs = false;  // more than kMaxTtlOffsets non-OPT RRs: do not cache
   std::array<uint16_t, kMaxTtlOffsets> ttl_offsets{};  // offsets of each non-OPT RR's TTL

@@ -2,6 +2,8 @@
 // parseQuery: the first thing a client packet meets after the socket. Checks the header,
 // the single question and the EDNS0 OPT RR in place (RFC 1035 4.1, RFC 6891 6.1) and
 // classifies anything else as Drop / FORMERR / NOTIMP / BADVERS without allocating.
+#include <cstring>
+
 #include "resolver/wire/message.h"
 #include "resolver/wire/rr_reader.h"
 
@@ -16,6 +18,31 @@ uint8_t opcodeOf(uint16_t flags) noexcept {
   return static_cast<uint8_t>((flags >> 11U) & 0xFU);
 }
 
+// RFC 7871 6 and 7.1.1: FAMILY 1 (IPv4) or 2 (IPv6), SOURCE PREFIX-LENGTH within the family,
+// SCOPE 0 in a query, exactly ceil(SOURCE/8) address octets, bits past the prefix zero. A
+// second ECS option is malformed too.
+bool readClientSubnet(const uint8_t* p, size_t len, Query& out) noexcept {
+  if (out.ecs_len != 0 || len < 4 || len > kMaxEcsData) {
+    return false;
+  }
+  const uint16_t family = readU16(p);
+  const uint8_t source = p[2];
+  const uint8_t scope = p[3];
+  const unsigned max_bits = family == 1 ? 32U : family == 2 ? 128U : 0U;
+  if (max_bits == 0 || source > max_bits || scope != 0 || len - 4 != (source + 7U) / 8U) {
+    return false;
+  }
+  if (source % 8 != 0) {
+    const auto mask = static_cast<uint8_t>(0xFFU >> (source % 8));
+    if ((p[len - 1] & mask) != 0) {
+      return false;
+    }
+  }
+  std::memcpy(out.ecs.data(), p, len);
+  out.ecs_len = static_cast<uint8_t>(len);
+  return true;
+}
+
 }  // namespace
 
 QueryParse parseQuery(std::span<const uint8_t> msg, Query& out) noexcept {
@@ -25,6 +52,7 @@ QueryParse parseQuery(std::span<const uint8_t> msg, Query& out) noexcept {
   out.do_bit = false;
   out.edns_version = 0;
   out.udp_size = kMinUdpSize;
+  out.ecs_len = 0;
   if (msg.size() < kHeaderSize) {
     return QueryParse::Drop;
   }
@@ -86,6 +114,9 @@ QueryParse parseQuery(std::span<const uint8_t> msg, Query& out) noexcept {
       const size_t len = readU16(h + opt + 2);
       if (rr.end() - opt - 4 < len) {
         return QueryParse::FormErr;
+      }
+      if (readU16(h + opt) == kOptionEcs && !readClientSubnet(h + opt + 4, len, out)) {
+        return QueryParse::FormErr;  // RFC 7871 7.1.1
       }
       opt += 4 + len;
     }

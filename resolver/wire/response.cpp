@@ -63,6 +63,24 @@ void resetInfo(ResponseInfo& out) noexcept {
   out.negative_ttl = 0;
   out.ttl_count = 0;
   out.too_many_rrs = false;
+  out.ecs_scoped = false;
+}
+
+// True when the OPT carries an EDNS Client Subnet option whose SCOPE PREFIX-LENGTH is not 0
+// (RFC 7871 7.3): the answer is for that subnet only and must not be cached for everyone.
+bool hasScopedClientSubnet(std::span<const uint8_t> msg, const detail::RrHeader& rr) noexcept {
+  for (size_t p = rr.rdata(); p + 4 <= rr.end();) {
+    const uint16_t code = readU16(msg.data() + p);
+    const size_t len = readU16(msg.data() + p + 2);
+    if (rr.end() - p - 4 < len) {
+      return false;
+    }
+    if (code == kOptionEcs && len >= 4 && msg[p + 4 + 3] != 0) {
+      return true;
+    }
+    p += 4 + len;
+  }
+  return false;
 }
 
 enum class Section : uint8_t { Answer, Authority, Additional };
@@ -125,6 +143,7 @@ ResponseCheck analyzeResponse(std::span<const uint8_t> msg, uint16_t expect_id, 
         opt_index = rr_index;
         // RFC 6891 6.1.3: the OPT TTL's top byte holds the upper 8 bits of a 12-bit rcode.
         out.rcode = static_cast<uint16_t>(out.rcode | ((rr.ttl >> 24U) << 4U));
+        out.ecs_scoped = hasScopedClientSubnet(msg, rr);
         continue;
       }
       const uint32_t ttl = clampTtl(rr.ttl);

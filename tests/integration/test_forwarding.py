@@ -9,6 +9,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import dns.edns  # noqa: E402
 import dns.flags  # noqa: E402
 import dns.rcode  # noqa: E402
 import dns.rdatatype  # noqa: E402
@@ -104,6 +105,36 @@ class Forwarding(unittest.TestCase):
             self.assertEqual(len(qs), 1)
             self.assertGreaterEqual(qs[0].edns, 0)
             self.assertEqual(qs[0].payload, 1232)
+
+    def test_client_subnet_only_to_tiers_that_ask(self):
+        # RFC 7871 option from the client: removed by default (a forwarder must not leak the
+        # client's network to every upstream), passed on by a tier with send_client_subnet.
+        # ScriptedUpstream records the raw query: Debian has no server that reports ECS.
+        ecs = dns.edns.ECSOption("198.51.100.0", 24)
+        with ScriptedUpstream() as up, Steadfast(upstreams=[up.uri]) as d:
+            r = d.query("ecs-off.example.test", "A", options=[ecs])
+            self.assertEqual(r.rcode(), dns.rcode.NOERROR)
+            qs = up.queries_for("ecs-off.example.test")
+            self.assertEqual(len(qs), 1)
+            self.assertGreaterEqual(qs[0].edns, 0)
+            self.assertEqual([code for code, _ in qs[0].options], [],
+                             "client EDNS options must not reach the upstream")
+        with ScriptedUpstream() as up, Steadfast(tier=[{
+                "name": "primary", "policy": "ordered", "upstreams": [up.uri],
+                "send_client_subnet": True}]) as d:
+            r = d.query("ecs-on.example.test", "A", options=[ecs])
+            self.assertEqual(r.rcode(), dns.rcode.NOERROR)
+            qs = up.queries_for("ecs-on.example.test")
+            self.assertEqual(len(qs), 1)
+            self.assertEqual(qs[0].options, [(8, ecs.to_wire())])
+            # A client without the option: none is made up.
+            d.query("ecs-none.example.test", "A")
+            self.assertEqual(up.queries_for("ecs-none.example.test")[0].options, [])
+            # A malformed ECS option (scope set in a query) is FORMERR, RFC 7871 7.1.1.
+            bad = dns.edns.GenericOption(8, bytes([0, 1, 24, 24, 198, 51, 100]))
+            r = d.query("ecs-bad.example.test", "A", options=[bad])
+            self.assertEqual(r.rcode(), dns.rcode.FORMERR)
+            self.assertEqual(up.queries_for("ecs-bad.example.test"), [])
 
     def test_upstream_ids_and_source_ports_vary(self):
         with ScriptedUpstream() as up, Steadfast(upstreams=[up.uri]) as d:

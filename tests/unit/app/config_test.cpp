@@ -103,6 +103,8 @@ TEST(ConfigTest, ExampleFileParses) {
   EXPECT_FALSE(union_tier.union_tier);  // not written: the profile makes it Union-based
   EXPECT_TRUE(isUnionTier(union_tier));
   EXPECT_TRUE(configWarnings(c).empty());
+  EXPECT_FALSE(primary.send_client_subnet);  // ECS is removed unless a tier asks
+  EXPECT_FALSE(union_tier.upstreams[0].send_client_subnet);
 
   EXPECT_TRUE(c.plan.last_resort.enabled);
   EXPECT_TRUE(c.plan.last_resort.dnssec);
@@ -579,4 +581,28 @@ TEST(DescribeConfigTest, WarnsWhenNoTierIsUnionBased) {
 }
 
 }  // namespace
+TEST(Config, SendClientSubnetIsPerTierAndCarriedByEachUpstream) {
+  const Config c = parseConfig(R"(
+[[tier]]
+name = "primary"
+upstreams = ["dns://127.0.0.1:5301", "dns://127.0.0.1:5302"]
+send_client_subnet = true
+[[tier]]
+name = "union"
+upstreams = ["dns://127.0.0.1:5303"]
+union = true
+)",
+                               "t.toml");
+  ASSERT_EQ(c.plan.tiers.size(), 2U);
+  EXPECT_TRUE(c.plan.tiers[0].send_client_subnet);
+  EXPECT_TRUE(c.plan.tiers[0].upstreams[0].send_client_subnet);
+  EXPECT_TRUE(c.plan.tiers[0].upstreams[1].send_client_subnet);
+  EXPECT_FALSE(c.plan.tiers[1].upstreams[0].send_client_subnet);
+  EXPECT_NE(describeConfig(c).find("sends EDNS Client Subnet"), std::string::npos);
+  EXPECT_THROW(parseConfig("[[tier]]\nname = \"p\"\nupstreams = [\"dns://127.0.0.1\"]\n"
+                           "send_client_subnet = \"yes\"\n",
+                           "t.toml"),
+               ConfigError);
+}
+
 }  // namespace steadfast::app

@@ -122,6 +122,38 @@ TEST(WireBuilder, UpstreamQueryNeedsRoom) {
   EXPECT_EQ(buildUpstreamQuery(Query{}, 2, 1232, out), 0U);  // no question
 }
 
+TEST(WireBuilder, ClientSubnetGoesOutOnlyWhenAsked) {
+  Packet client;
+  client.header(1, kFlagRd, 1, 0, 0, 1).question("example.com.", 1);
+  client.u8(0).rrTail(kTypeOpt, 1232, 0,
+                      std::vector<uint8_t>{0, 8,  0, 7, 0, 1, 24, 0, 198, 51, 100,       // ECS
+                                           0, 10, 0, 8, 1, 2, 3,  4, 5,   6,  7,   8});  // COOKIE
+  const Query q = parsed(client);
+  ASSERT_EQ(q.ecs_len, 7);
+  std::array<uint8_t, 512> out{};
+  // Default: no client option at all goes upstream (neither ECS nor the cookie).
+  size_t n = buildUpstreamQuery(q, 2, 1232, out);
+  ASSERT_EQ(n, 12 + 13 + 4 + kOptRrSize);
+  Query back;
+  ASSERT_EQ(parseQuery({out.data(), n}, back), QueryParse::Ok);
+  EXPECT_EQ(back.ecs_len, 0);
+  // send_client_subnet: exactly the client's ECS option, and still nothing else.
+  n = buildUpstreamQuery(q, 2, 1232, out, true);
+  ASSERT_EQ(n, 12 + 13 + 4 + kOptRrSize + 4 + 7);
+  ASSERT_EQ(parseQuery({out.data(), n}, back), QueryParse::Ok);
+  EXPECT_EQ(std::vector<uint8_t>(back.clientSubnet().begin(), back.clientSubnet().end()),
+            (std::vector<uint8_t>{0, 1, 24, 0, 198, 51, 100}));
+  LdnsPkt pkt = ldnsParse({out.data(), n});
+  ASSERT_TRUE(pkt);
+  EXPECT_TRUE(ldns_pkt_edns(pkt.get()));
+  for (size_t cut = n - 4 - 7; cut < n; ++cut) {
+    EXPECT_EQ(buildUpstreamQuery(q, 2, 1232, {out.data(), cut}, true), 0U) << cut;
+  }
+  // A client without ECS: send_client_subnet adds nothing.
+  const Query plain = parsed(clientQuery(1, "example.com.", 1, true));
+  EXPECT_EQ(buildUpstreamQuery(plain, 2, 1232, out, true), 12 + 13 + 4 + kOptRrSize);
+}
+
 TEST(WireBuilder, ProbeQuery) {
   const std::vector<uint8_t> name = wireName("probe.example.");
   std::array<uint8_t, 512> out{};

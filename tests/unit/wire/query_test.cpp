@@ -348,5 +348,46 @@ TEST(ParseQueryEdnsOptions, OptionLengthPastRdataIsFormErr) {
   EXPECT_EQ(parseQuery(buf, q), QueryParse::Ok);
 }
 
+// RFC 7871: the client's EDNS Client Subnet option is read and kept for the tiers that may
+// receive it; a malformed one is FORMERR (7.1.1).
+Packet ecsQuery(std::initializer_list<uint8_t> option_data) {
+  std::vector<uint8_t> rdata = {0, 8, 0, static_cast<uint8_t>(option_data.size())};
+  rdata.insert(rdata.end(), option_data.begin(), option_data.end());
+  Packet p;
+  p.header(1, kFlagRd, 1, 0, 0, 1).question("a.", 1);
+  p.u8(0).rrTail(kTypeOpt, 1232, 0, rdata);
+  return p;
+}
+
+TEST(WireQueryEcs, KeepsAValidClientSubnet) {
+  Query q;
+  ASSERT_EQ(parse(ecsQuery({0, 1, 24, 0, 198, 51, 100}), q), QueryParse::Ok);
+  EXPECT_EQ(toVector(q.clientSubnet()), (std::vector<uint8_t>{0, 1, 24, 0, 198, 51, 100}));
+  ASSERT_EQ(parse(ecsQuery({0, 2, 56, 0, 0x20, 1, 0x0d, 0xb8, 0, 0, 0}), q), QueryParse::Ok);
+  EXPECT_EQ(q.ecs_len, 11);
+  ASSERT_EQ(parse(ecsQuery({0, 1, 0, 0}), q), QueryParse::Ok);  // /0: "do not use my subnet"
+  EXPECT_EQ(q.ecs_len, 4);
+  // Reused Query: a query without the option leaves none behind.
+  ASSERT_EQ(parse(clientQuery(7, "a.", 1, true), q), QueryParse::Ok);
+  EXPECT_EQ(q.ecs_len, 0);
+}
+
+TEST(WireQueryEcs, MalformedClientSubnetIsFormErr) {
+  Query q;
+  EXPECT_EQ(parse(ecsQuery({0, 1, 24}), q), QueryParse::FormErr);                    // too short
+  EXPECT_EQ(parse(ecsQuery({0, 3, 8, 0, 10}), q), QueryParse::FormErr);              // family 3
+  EXPECT_EQ(parse(ecsQuery({0, 1, 33, 0, 1, 2, 3, 4, 5}), q), QueryParse::FormErr);  // > /32
+  EXPECT_EQ(parse(ecsQuery({0, 1, 24, 8, 10, 0, 0}), q), QueryParse::FormErr);       // scope != 0
+  EXPECT_EQ(parse(ecsQuery({0, 1, 24, 0, 10, 0}), q), QueryParse::FormErr);        // 2 of 3 octets
+  EXPECT_EQ(parse(ecsQuery({0, 1, 24, 0, 10, 0, 0, 0}), q), QueryParse::FormErr);  // 4 of 3
+  EXPECT_EQ(parse(ecsQuery({0, 1, 20, 0, 10, 0, 0x1F}), q), QueryParse::FormErr);  // bits past /20
+  // Two ECS options in one OPT.
+  Packet p;
+  p.header(1, kFlagRd, 1, 0, 0, 1).question("a.", 1);
+  p.u8(0).rrTail(kTypeOpt, 1232, 0,
+                 std::vector<uint8_t>{0, 8, 0, 4, 0, 1, 0, 0, 0, 8, 0, 4, 0, 1, 0, 0});
+  EXPECT_EQ(parse(p, q), QueryParse::FormErr);
+}
+
 }  // namespace
 }  // namespace steadfast::wire

@@ -552,5 +552,26 @@ TEST(WireResponse, AdjustTtlsIgnoresOffsetsOutsideMessage) {
   EXPECT_EQ(msg.size(), 16U);
 }
 
+TEST(WireResponse, ScopedClientSubnetIsNotForEveryone) {
+  struct Case {
+    std::vector<uint8_t> rdata;
+    bool scoped;
+  };
+  const std::vector<Case> cases = {
+      {{0, 8, 0, 7, 0, 1, 24, 24, 198, 51, 100}, true},     // scope /24
+      {{0, 8, 0, 7, 0, 1, 24, 0, 198, 51, 100}, false},     // scope 0: valid for all
+      {{0, 10, 0, 2, 1, 2, 0, 8, 0, 4, 0, 1, 0, 9}, true},  // after another option
+      {{}, false},
+  };
+  for (const Case& c : cases) {
+    Packet p = handResponse(0, 1, 0, 1);
+    p.rr("a.", 1, 60, {1, 2, 3, 4});
+    p.u8(0).rrTail(kTypeOpt, 1232, 0, c.rdata);
+    ResponseInfo info;
+    ASSERT_EQ(analyzeResponse(p.span(), 1, queryFor("a.", 1, true, 1), info), ResponseCheck::Ok);
+    EXPECT_EQ(info.ecs_scoped, c.scoped) << c.rdata.size();
+  }
+}
+
 }  // namespace
 }  // namespace steadfast::wire
