@@ -27,6 +27,9 @@ struct UpstreamUri {
   // Not part of the URI: its tier's `send_client_subnet`, carried with each upstream so the
   // transport knows whether the client's EDNS Client Subnet option may go out (default no).
   bool send_client_subnet = false;
+  // Its tier's `ca_file` (tls:// only): the CA bundle that verifies the server, empty for the
+  // system store (SSL_CERT_FILE honoured).
+  std::string ca_file;
 
   static Result<UpstreamUri> parse(std::string_view text);
 };

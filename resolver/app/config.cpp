@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <initializer_list>
 #include <limits>
 #include <map>
@@ -629,8 +630,8 @@ failover::SelectionPolicyKind policyKind(std::string_view name) {
 }
 
 void parseTier(const Section& s, std::map<std::string, uint32_t>& names, bool dev, Config& c) {
-  s.checkKeys(
-      {"name", "policy", "upstreams", "profile", "transport", "union", "send_client_subnet"});
+  s.checkKeys({"name", "policy", "upstreams", "profile", "transport", "union", "send_client_subnet",
+               "ca_file"});
   failover::TierConfig tier;
   tier.name = readName(s, names);
   if (tier.name == "last_resort") {
@@ -689,8 +690,15 @@ void parseTier(const Section& s, std::map<std::string, uint32_t>& names, bool de
 
   s.readBool("union", tier.union_tier);
   s.readBool("send_client_subnet", tier.send_client_subnet);
+  // `ca_file`: the CA bundle that verifies this tier's tls:// servers (default: the system
+  // store, or SSL_CERT_FILE). Read here so a missing file is a config error, not a failover.
+  std::string ca_file;
+  if (s.readString("ca_file", ca_file) && !std::ifstream(ca_file).good()) {
+    s.diag().add(*s.find("ca_file"), s.where("ca_file") + ": cannot read " + quote(ca_file));
+  }
   for (failover::UpstreamUri& u : tier.upstreams) {
     u.send_client_subnet = tier.send_client_subnet;
+    u.ca_file = ca_file;
   }
 
   if (upstreams_node != nullptr && profile_node != nullptr) {

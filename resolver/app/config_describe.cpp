@@ -99,7 +99,8 @@ void describePlan(const Config& c, std::string& out) {
     for (const failover::UpstreamUri& u : tier.upstreams) {
       out += "       " + u.text;
       if (u.transport == failover::UpstreamTransport::Tls) {
-        out += " (DNS over TLS not active yet: skipped)";
+        out += u.ca_file.empty() ? " (verified against the system CA store)"
+                                 : " (verified against " + u.ca_file + ")";
       }
       out += "\n";
     }

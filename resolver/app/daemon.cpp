@@ -33,12 +33,6 @@ std::shared_ptr<const pipeline::Runtime> buildRuntime(const Config& config,
   rt->config = config.pipeline;
   for (const auto& tier : config.plan.tiers) {
     for (const auto& uri : tier.upstreams) {
-      if (uri.transport == failover::UpstreamTransport::Tls) {
-        // Never send plain DNS to a DoT port: until DoT lands, such upstreams are left out.
-        LOG_WARN("tier '%s': %s skipped: DNS over TLS upstreams are not implemented yet",
-                 tier.name.c_str(), uri.text.c_str());
-        continue;
-      }
       rt->upstreams.push_back(
           pipeline::UpstreamTarget{uri, tier.name, &stats.upstream(tier.name, uri.text)});
     }

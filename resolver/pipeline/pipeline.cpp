@@ -438,6 +438,12 @@ void Pipeline::passive(const PendingQuery& p, size_t upstream, failover::Outcome
   }
 }
 
+void Pipeline::onConnectionOpened(uint64_t cookie) noexcept {
+  auto& p = *pool_[cookie >> 8U];
+  const size_t u = p.attempt_upstream[cookie & 0xFFU];
+  p.runtime->upstreams[u].stats->per_worker[worker_index_].connections_opened.inc();
+}
+
 void Pipeline::onMismatch(uint64_t cookie) noexcept {
   auto& p = *pool_[cookie >> 8U];
   const size_t slot = cookie & 0xFFU;
@@ -506,6 +512,10 @@ void Pipeline::onAttemptDone(upstream::Attempt* /*attempt*/, uint64_t cookie,
       break;
     case upstream::AttemptOutcome::Malformed:
       failure = failover::Outcome::Malformed;
+      p.saw_network = true;
+      break;
+    case upstream::AttemptOutcome::Tls:  // verification failed: never retried in cleartext
+      failure = failover::Outcome::Tls;
       p.saw_network = true;
       break;
   }

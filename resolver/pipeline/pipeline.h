@@ -125,6 +125,7 @@ class Pipeline final : public upstream::AttemptListener {
                      std::span<const uint8_t> msg, const wire::ResponseInfo& info,
                      Nanos rtt) noexcept override;
   void onMismatch(uint64_t cookie) noexcept override;
+  void onConnectionOpened(uint64_t cookie) noexcept override;
 
  private:
   struct LocalUpstream {

@@ -105,6 +105,7 @@ struct alignas(64) UpstreamWorkerStats {
   Counter queries;
   std::array<Counter, kUpstreamErrors> errors;
   Histogram rtt;
+  Counter connections_opened;  // kept-open tcp:// and tls:// connections started
 };
 
 /// Counters of one upstream (tier name + URI), one slot per worker. Outlives reloads: an

@@ -287,6 +287,9 @@ void MetricsCollector::collectUpstreams(std::vector<MetricFamily>& out) const {
                                "Failed upstream queries, by kind of failure.", MetricType::Counter);
   MetricFamily rtt = family("steadfast_upstream_rtt_seconds",
                             "Round-trip time of answered upstream queries.", MetricType::Histogram);
+  MetricFamily opened =
+      family("steadfast_upstream_connections_opened_total",
+             "Kept-open connections started to a tcp:// or tls:// upstream.", MetricType::Counter);
   MetricFamily probes =
       family("steadfast_health_probes_total",
              "Active health probes sent to an upstream, by outcome.", MetricType::Counter);
@@ -303,6 +306,16 @@ void MetricsCollector::collectUpstreams(std::vector<MetricFamily>& out) const {
       hist.add(w.rtt);
     }
     addCounter(queries, {label("tier", u.tier), label("upstream", u.uri)}, sent);
+    if (u.uri.starts_with("tcp://") || u.uri.starts_with("tls://")) {
+      uint64_t conns = 0;
+      for (const auto& w : u.per_worker) {
+        conns += w.connections_opened.get();
+      }
+      addCounter(
+          opened,
+          {label("tier", u.tier), label("upstream", u.uri), label("transport", u.uri.substr(0, 3))},
+          conns);
+    }
     // Slot 0 is Outcome::Ok: a success, never an error.
     for (size_t k = 1; k < pipeline::kUpstreamErrors; ++k) {
       addCounter(
@@ -323,6 +336,7 @@ void MetricsCollector::collectUpstreams(std::vector<MetricFamily>& out) const {
     }
   });
 
+  out.push_back(std::move(opened));
   out.push_back(std::move(queries));
   out.push_back(std::move(errors));
   out.push_back(std::move(rtt));

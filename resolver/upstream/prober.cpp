@@ -168,6 +168,9 @@ void UpstreamProber::onAttemptDone(Attempt* /*attempt*/, uint64_t cookie, Attemp
     case AttemptOutcome::Malformed:
       o = failover::Outcome::Malformed;
       break;
+    case AttemptOutcome::Tls:
+      o = failover::Outcome::Tls;
+      break;
   }
   on_result_(u, cookie, o, rtt);
 }

@@ -9,12 +9,13 @@
 #include <sys/socket.h>
 #include <vector>
 
+#include "resolver/base/log.h"
 #include "resolver/base/random.h"
 #include "resolver/io/socket_util.h"
 
 namespace steadfast::upstream {
 
-class Attempt {
+class Attempt final : public StreamWaiter {
  public:
   Attempt(UpstreamClient& client, const failover::UpstreamUri& uri, const wire::Query& q,
           uint16_t edns_size, Nanos timeout, uint64_t cookie)
@@ -46,8 +47,22 @@ class Attempt {
     if (uri_.transport == failover::UpstreamTransport::Dns) {
       return startUdp();
     }
-    return startTcp();
+    return startStream();
   }
+
+  void onStreamAnswer(std::span<const uint8_t> msg) override {
+    if (!closing_) {
+      consider(msg, true);
+    }
+  }
+
+  void onStreamFailed(AttemptOutcome outcome) override {
+    if (!closing_) {
+      report(outcome, {});
+    }
+  }
+
+  [[nodiscard]] uint64_t cookie() const noexcept { return cookie_; }
 
   /// Starts closing: unlinks from the client and closes every handle. Never frees `this`;
   /// that happens in onClosed() or releaseIfClosed(), once no handle is left open.
@@ -57,6 +72,7 @@ class Attempt {
     }
     closing_ = true;
     unlink();
+    client_.pool_->forget(this);
     if (timer_open_) {
       uv_timer_stop(&timer_);
       ++pending_closes_;
@@ -131,6 +147,27 @@ class Attempt {
       io::closeFd(udp_fd_);
       udp_fd_ = -1;
     }
+  }
+
+  /// tcp:// and tls://: the query goes over a kept-open connection of the pool.
+  bool startStream() {
+    const AttemptOutcome o = client_.pool_->send(
+        uri_, this, std::span<uint8_t>(query_buf_.data() + 2, query_len_), &id_);
+    if (closing_) {
+      return true;  // the connection failed at once and reported through onStreamFailed
+    }
+    if (o != AttemptOutcome::Answer) {
+      deferOutcome(o);
+    }
+    return true;
+  }
+
+  /// Reports `o` on the next loop turn (never from inside start()).
+  void deferOutcome(AttemptOutcome o) {
+    deferred_network_ = true;
+    deferred_outcome_ = o;
+    uv_timer_stop(&timer_);
+    uv_timer_start(&timer_, &Attempt::onTimeout, 0, 0);
   }
 
   bool startTcp() {
@@ -226,7 +263,7 @@ class Attempt {
     if (self->closing_) {
       return;
     }
-    self->report(self->deferred_network_ ? AttemptOutcome::Network : AttemptOutcome::Timeout, {});
+    self->report(self->deferred_network_ ? self->deferred_outcome_ : AttemptOutcome::Timeout, {});
   }
 
   static void onConnect(uv_connect_t* req, int status) {
@@ -324,10 +361,25 @@ class Attempt {
   bool tcp_open_ = false;
   bool closing_ = false;
   bool deferred_network_ = false;
+  AttemptOutcome deferred_outcome_ = AttemptOutcome::Network;
 };
 
-UpstreamClient::UpstreamClient(uv_loop_t* loop, AttemptListener& listener)
-    : loop_(loop), listener_(listener) {}
+UpstreamClient::UpstreamClient(uv_loop_t* loop, AttemptListener& listener, StreamPoolConfig stream)
+    : loop_(loop),
+      listener_(listener),
+      pool_(std::make_unique<StreamPool>(loop, clock_, stream,
+                                         static_cast<StreamPoolListener*>(this))) {}
+
+void UpstreamClient::onConnectionOpened(const failover::UpstreamUri& /*uri*/,
+                                        StreamWaiter* waiter) {
+  listener_.onConnectionOpened(static_cast<Attempt*>(waiter)->cookie());
+}
+
+void UpstreamClient::onTlsFailure(const failover::UpstreamUri& uri, const std::string& why) {
+  // Each failure is followed by a reconnect backoff, so this line is bounded in rate.
+  LOG_WARN("upstream %s: TLS failed, not used until it verifies: %s", uri.text.c_str(),
+           why.c_str());
+}
 
 UpstreamClient::~UpstreamClient() {
   for (Attempt* a = head_; a != nullptr;) {

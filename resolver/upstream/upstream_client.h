@@ -4,10 +4,11 @@
 // source port and a CSPRNG ID (RFC 5452); an answer is accepted only when its source
 // (connected socket), ID and question match — anything else is counted as a mismatch and the
 // attempt keeps waiting. A truncated UDP answer is retried over TCP inside the same attempt.
-// tcp:// upstreams use TCP from the start. DoT comes with a later issue.
+// tcp:// and tls:// upstreams go over the kept-open connections of a StreamPool.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -15,16 +16,11 @@
 
 #include "failover/plan_config.h"
 #include "resolver/base/clock.h"
+#include "resolver/upstream/attempt_outcome.h"
+#include "resolver/upstream/stream_pool.h"
 #include "resolver/wire/message.h"
 
 namespace steadfast::upstream {
-
-enum class AttemptOutcome : uint8_t {
-  Answer,     // a checked response (any rcode); the caller judges SERVFAIL/REFUSED
-  Timeout,    // nothing valid within the attempt's timeout
-  Network,    // send/connect failed, ICMP unreachable, TCP closed early
-  Malformed,  // the upstream sent something that does not parse
-};
 
 class Attempt;
 
@@ -41,6 +37,8 @@ class AttemptListener {
   virtual void onMismatch(uint64_t cookie) noexcept = 0;
   /// The answer was truncated and the attempt moved to TCP.
   virtual void onTcpFallback(uint64_t /*cookie*/) noexcept {}
+  /// The attempt opened a new kept-open connection (tcp:// or tls://) to its upstream.
+  virtual void onConnectionOpened(uint64_t /*cookie*/) noexcept {}
 };
 
 /// Starts and cancels attempts; UpstreamClient is the real one, tests use a fake that lets
@@ -56,9 +54,9 @@ class AttemptSender {
   virtual void cancel(Attempt* attempt) noexcept = 0;
 };
 
-class UpstreamClient final : public AttemptSender {
+class UpstreamClient final : public AttemptSender, private StreamPoolListener {
  public:
-  UpstreamClient(uv_loop_t* loop, AttemptListener& listener);
+  UpstreamClient(uv_loop_t* loop, AttemptListener& listener, StreamPoolConfig stream = {});
   ~UpstreamClient() override;
   UpstreamClient(const UpstreamClient&) = delete;
   UpstreamClient& operator=(const UpstreamClient&) = delete;
@@ -71,13 +69,19 @@ class UpstreamClient final : public AttemptSender {
   /// Abandons an attempt: no callback follows. Its sockets close asynchronously.
   void cancel(Attempt* attempt) noexcept override;
   [[nodiscard]] size_t inFlight() const noexcept { return in_flight_; }
+  /// Kept-open stream connections (tcp://, tls://) open or opening.
+  [[nodiscard]] size_t streamConnections() const noexcept { return pool_->connections(); }
 
  private:
   friend class Attempt;
+  void onConnectionOpened(const failover::UpstreamUri& uri, StreamWaiter* waiter) override;
+  void onTlsFailure(const failover::UpstreamUri& uri, const std::string& why) override;
   uv_loop_t* loop_;
   AttemptListener& listener_;
   size_t in_flight_ = 0;
   Attempt* head_ = nullptr;  // intrusive list of live attempts, closed in the destructor
+  SystemClock clock_;
+  std::unique_ptr<StreamPool> pool_;  // destroyed after the attempts finished in ~UpstreamClient
   // One receive buffer per loop (not thread_local: static TLS is carved out of every thread's
   // stack, and civetweb's 100 KiB thread stacks cannot hold 64 KiB of it).
   std::vector<uint8_t> recv_buf_ = std::vector<uint8_t>(65536);

@@ -151,7 +151,7 @@ class Metrics(unittest.TestCase):
         with ScriptedUpstream() as up, Steadfast(upstreams=[up.uri]) as d:
             status, _, _ = http_get(d.http_port, "/readyz")
             self.assertEqual(status, 200)
-        # A tls:// upstream is skipped until DoT lands: nothing can answer, so not ready,
+        # A tls:// upstream with nothing listening on its port cannot answer: not ready,
         # while the process itself is healthy.
         with Steadfast(upstreams=["tls://127.0.0.1:853#dot.example.test"]) as d:
             status, _, _ = http_get(d.http_port, "/readyz")

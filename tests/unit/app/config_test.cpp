@@ -530,11 +530,11 @@ TEST(DescribeConfigTest, ExampleFile) {
            "max memory: 128MiB",
            "1. tier 'primary', policy fastest\n"
            "       dns://192.0.2.1:53\n"
-           "       tls://192.0.2.2:853#resolver.example.net (DNS over TLS not active yet: "
-           "skipped)\n",
+           "       tls://192.0.2.2:853#resolver.example.net (verified against the system CA "
+           "store)\n",
            "2. tier 'union', policy fastest, profile dns4eu-protective (tls), union-based\n"
-           "       tls://86.54.11.1:853#protective.joindns4.eu (DNS over TLS not active yet: "
-           "skipped)\n",
+           "       tls://86.54.11.1:853#protective.joindns4.eu (verified against the system CA "
+           "store)\n",
            "3. last resort: recursion from the root hints, DNSSEC on",
            "(not active yet in this version)\n  health:",
            "health: probe '. NS' every 1s, timeout 400ms, down after 3 failures, up after 3 "
