@@ -157,6 +157,7 @@ server:
     msg-cache-size: 256m
     rrset-cache-size: 256m
     do-not-query-localhost: no
+    local-zone: "test." nodefault   # unbound serves test. itself by default (RFC 6761)
 forward-zone:
     name: "."
     forward-addr: 127.0.0.13@8853#dot.bench.test
