@@ -82,7 +82,6 @@ Result<std::unique_ptr<Recursor>> Recursor::create(uv_loop_t* loop, const Recurs
     return fail(Error{Errc::Internal, std::string("libunbound async: ") + ub_strerror(rc)});
   }
   const std::pair<const char*, std::string> options[] = {
-      {"num-threads:", "1"},
       {"msg-cache-size:", std::to_string(config.msg_cache_bytes)},
       {"rrset-cache-size:", std::to_string(config.rrset_cache_bytes)},
       {"key-cache-size:", std::to_string(config.rrset_cache_bytes / 4 + 65536)},

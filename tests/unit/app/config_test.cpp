@@ -108,6 +108,7 @@ TEST(ConfigTest, ExampleFileParses) {
 
   EXPECT_TRUE(c.plan.last_resort.enabled);
   EXPECT_TRUE(c.plan.last_resort.dnssec);
+  EXPECT_TRUE(c.plan.last_resort.root_servers.empty());
   EXPECT_EQ(c.plan.failback, failover::FailbackMode::Auto);
   EXPECT_EQ(c.plan.crisis.mode, failover::CrisisMode::Auto);
   EXPECT_EQ(c.plan.crisis.directive_interval, minutes{1});
@@ -578,6 +579,17 @@ TEST(DescribeConfigTest, WarnsWhenNoTierIsUnionBased) {
   // At the end of the failover plan, before the next section.
   EXPECT_LT(text.find("crisis mode at start:"), at) << text;
   EXPECT_GT(text.find("Blocking policy and feeds"), at) << text;
+}
+
+TEST(Config, LastResortRootServers) {
+  const Config c = parseConfig(
+      std::string(kMinimal) + "[last_resort]\nroot_servers = [\"127.0.0.1:5399\", \"::1\"]\n",
+      "t.toml");
+  ASSERT_EQ(c.plan.last_resort.root_servers.size(), 2U);
+  EXPECT_EQ(c.plan.last_resort.root_servers[0].toString(), "127.0.0.1:5399");
+  EXPECT_EQ(c.plan.last_resort.root_servers[1].port(), 53);
+  EXPECT_CONFIG_ERROR(std::string(kMinimal) + "[last_resort]\nroot_servers = [\"no\"]\n",
+                      "test.toml:");
 }
 
 }  // namespace
