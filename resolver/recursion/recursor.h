@@ -22,7 +22,7 @@ struct ub_result;
 namespace steadfast::recursion {
 
 struct RecursionConfig {
-  bool enabled = true;
+  bool enabled = false;  // the config loader sets it from [last_resort] (default on there)
   bool dnssec = true;
   std::string trust_anchor_file;          // empty: the built-in root DS records
   std::vector<std::string> root_servers;  // "ADDR:PORT"/"[V6]:PORT"; empty: root hints

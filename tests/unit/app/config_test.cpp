@@ -536,8 +536,8 @@ TEST(DescribeConfigTest, ExampleFile) {
            "2. tier 'union', policy fastest, profile dns4eu-protective (tls), union-based\n"
            "       tls://86.54.11.1:853#protective.joindns4.eu (DNS over TLS not active yet: "
            "skipped)\n",
-           "3. last resort: recursion from the root hints, DNSSEC on",
-           "(not active yet in this version)\n  health:",
+           "3. last resort: recursion from the root hints, DNSSEC on, trust anchor built-in root "
+           "key\n  health:",
            "health: probe '. NS' every 1s, timeout 400ms, down after 3 failures, up after 3 "
            "successes; passive signals from live traffic also count\n",
            "failback: auto, once a higher tier has been usable for 30s without a break",
