@@ -63,6 +63,9 @@ struct LastResortConfig {
   bool enabled = true;
   bool dnssec = true;
   std::string trust_anchor_file;
+  /// Replaces the root hints with a stub for "." (networks with their own root, tests on
+  /// loopback); empty: the built-in root hints.
+  std::vector<SocketAddress> root_servers;
 };
 
 enum class FailbackMode : uint8_t { Auto, Manual };

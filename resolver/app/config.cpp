@@ -710,10 +710,30 @@ void parseTier(const Section& s, std::map<std::string, uint32_t>& names, bool de
 }
 
 void parseLastResort(const Section& s, Config& c) {
-  s.checkKeys({"enabled", "dnssec", "trust_anchor_file"});
+  s.checkKeys({"enabled", "dnssec", "trust_anchor_file", "root_servers"});
   s.readBool("enabled", c.plan.last_resort.enabled);
   s.readBool("dnssec", c.plan.last_resort.dnssec);
   s.readString("trust_anchor_file", c.plan.last_resort.trust_anchor_file);
+  readAddresses(s, "root_servers", 53, true, c.plan.last_resort.root_servers);
+}
+
+/// The pipeline's copy of [last_resort]: libunbound's caches get 1/16 (messages) and 1/8
+/// (RRsets) of [cache] max_memory, split over the workers, so memory stays bounded.
+void fillLastResort(Config& c) {
+  recursion::RecursionConfig& r = c.pipeline.last_resort;
+  const failover::LastResortConfig& lr = c.plan.last_resort;
+  r.enabled = lr.enabled;
+  r.dnssec = lr.dnssec;
+  r.trust_anchor_file = lr.trust_anchor_file;
+  r.root_servers.clear();
+  for (const SocketAddress& a : lr.root_servers) {
+    r.root_servers.push_back(a.toString());
+  }
+  const uint64_t workers = c.listen.workers == 0 ? 2 : c.listen.workers;
+  r.msg_cache_bytes =
+      static_cast<size_t>(std::max<uint64_t>(c.cache.max_memory / 16 / workers, 1U << 20U));
+  r.rrset_cache_bytes =
+      static_cast<size_t>(std::max<uint64_t>(c.cache.max_memory / 8 / workers, 2U << 20U));
 }
 
 void parseFailback(const Section& s, Config& c) {
@@ -998,6 +1018,7 @@ Config parseConfig(std::string_view toml_text, const std::string& file) {
   }
 
   diag.throwIfAny(file);
+  fillLastResort(config);
   return config;
 }
 

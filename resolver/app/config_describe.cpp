@@ -108,12 +108,20 @@ void describePlan(const Config& c, std::string& out) {
   const failover::LastResortConfig& lr = plan.last_resort;
   out += "  " + std::to_string(index) + ". last resort: ";
   if (lr.enabled) {
-    out += "recursion from the root hints, DNSSEC " + onOff(lr.dnssec);
+    if (lr.root_servers.empty()) {
+      out += "recursion from the root hints";
+    } else {
+      out += "recursion from the root servers";
+      for (const SocketAddress& a : lr.root_servers) {
+        out += " " + a.toString();
+      }
+    }
+    out += ", DNSSEC " + onOff(lr.dnssec);
     if (lr.dnssec) {
       out += ", trust anchor " + (lr.trust_anchor_file.empty() ? std::string("built-in root key")
                                                                : lr.trust_anchor_file);
     }
-    out += std::string(kNotActive) + "\n";
+    out += "\n";
   } else {
     out += "disabled (SERVFAIL, or a stale answer, when every tier is down)\n";
   }

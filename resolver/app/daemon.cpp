@@ -228,11 +228,17 @@ int runDaemon(Config config, const ConfigLoader& reload) {
   metrics.addSource([&holder, &health](std::vector<prometheus::MetricFamily>& out) {
     report::appendPlanFamilies(holder.get(), health.failovers(), out);
   });
-  // Listeners are bound by now: ready while some tier has a usable upstream (last-resort
-  // recursion, which would also count, comes with a later issue).
+  // Listeners are bound by now: ready while some tier has a usable upstream, or the last
+  // resort is enabled (it answers when no tier can).
   routes.ready = [&holder] {
     auto rt = holder.get();
-    if (rt == nullptr || rt->upstreams.empty()) {
+    if (rt == nullptr) {
+      return false;
+    }
+    if (rt->config.last_resort.enabled) {
+      return true;
+    }
+    if (rt->upstreams.empty()) {
       return false;
     }
     return rt->plan == nullptr || rt->plan->anyUsable();

@@ -4,6 +4,9 @@
 #include <algorithm>
 #include <array>
 
+#include "resolver/base/log.h"
+#include "resolver/recursion/budget.h"
+
 namespace steadfast::pipeline {
 
 /// A cache miss on its way through the upstreams. Pooled: the timer handle is initialised
@@ -33,6 +36,8 @@ struct PendingQuery {
   bool saw_timeout = false;
   bool saw_network = false;
   bool saw_rcode = false;
+  bool recursing = false;  // the last resort has it (recursion_id while in flight)
+  int recursion_id = -1;
   uv_timer_t timer{};
 
   [[nodiscard]] size_t active() const noexcept {
@@ -57,6 +62,7 @@ constexpr std::string_view kEdeTimeout = "steadfast: no upstream answered within
 constexpr std::string_view kEdeNetwork = "steadfast: upstreams unreachable";
 constexpr std::string_view kEdeFailed = "steadfast: every upstream failed";
 constexpr std::string_view kEdeStale = "steadfast: stale answer, upstreams unavailable";
+constexpr std::string_view kEdeBogus = "steadfast: last-resort answer failed DNSSEC validation";
 
 uint16_t answerRcode(std::span<const uint8_t> answer) noexcept {
   return answer.size() >= wire::kHeaderSize ? wire::headerRcode(wire::messageFlags(answer)) : 0;
@@ -247,6 +253,11 @@ Verdict Pipeline::process(std::span<const uint8_t> query, const SocketAddress& c
   p->deadline = now + runtime_->config.query_budget;
   p->next = 0;
   p->saw_timeout = p->saw_network = p->saw_rcode = false;
+  p->recursing = false;
+  p->recursion_id = -1;
+  if (view.active_tier < 0 && runtime_->plan != nullptr && startLastResort(*p, true, now)) {
+    return Verdict::Pending;
+  }
   const uint64_t pick = random_.next64();
   const failover::SelectionDraw draw{rotation_++, random_.unit(), pick};
   failover::buildCandidates(view, rtt_, now, draw, p->order);
@@ -274,6 +285,11 @@ PendingQuery* Pipeline::acquire() {
 
 void Pipeline::release(PendingQuery* p) {
   uv_timer_stop(&p->timer);
+  if (p->recursion_id >= 0 && recursor_ != nullptr) {
+    recursor_->cancel(p->recursion_id);
+  }
+  p->recursion_id = -1;
+  p->recursing = false;
   p->in_use = false;
   p->runtime.reset();
   --pending_count_;
@@ -589,6 +605,9 @@ void Pipeline::finishWithoutAnswer(PendingQuery& p) {
              stale ? Source::Stale : Source::Cache);
     return;
   }
+  if (!p.recursing && startLastResort(p, false, now)) {
+    return;  // stale first, then the last resort, then SERVFAIL (DESIGN.md)
+  }
   // RFC 8914: 22 when nobody could be reached in time, 23 when the network failed.
   wire::Ede ede{wire::EdeCode::NoReachableAuthority, kEdeTimeout};
   if (p.saw_rcode) {
@@ -609,6 +628,86 @@ void Pipeline::complete(PendingQuery& p, std::span<const uint8_t> answer, Source
   const ClientHandle client = p.client;
   release(&p);
   sink_.deliver(client, answer);
+}
+
+recursion::Recursor* Pipeline::recursor() {
+  if (recursor_ == nullptr && !recursor_failed_) {
+    auto r = recursion::Recursor::create(loop_, runtime_->config.last_resort, *this);
+    if (!r) {
+      recursor_failed_ = true;
+      LOG_ERROR("last resort off on worker %zu: %s", worker_index_, r.error().detail.c_str());
+      return nullptr;
+    }
+    recursor_ = std::move(*r);
+  }
+  return recursor_.get();
+}
+
+bool Pipeline::startLastResort(PendingQuery& p, bool no_tier, MonoTime now) {
+  if (!p.runtime->config.last_resort.enabled) {
+    return false;
+  }
+  recursion::Recursor* r = recursor();
+  if (r == nullptr) {
+    return false;
+  }
+  const MonoTime deadline =
+      recursion::lastResortDeadline(no_tier ? recursion::LastResortReason::NoTierUsable
+                                            : recursion::LastResortReason::TiersFailed,
+                                    p.started, now, p.runtime->config.query_budget);
+  if (deadline <= now) {
+    return false;
+  }
+  const int id = r->resolve(wire::nameToText(p.q.name()), p.q.qtype, p.index);
+  if (id < 0) {
+    return false;
+  }
+  p.recursing = true;
+  p.recursion_id = id;
+  p.deadline = deadline;
+  p.next = p.order.count;  // no more upstream candidates
+  armTimer(p, now);
+  return true;
+}
+
+void Pipeline::onRecursionDone(uint64_t cookie, const recursion::RecursionAnswer& a) noexcept {
+  if (cookie >= pool_.size()) {
+    return;
+  }
+  PendingQuery& p = *pool_[cookie];
+  if (!p.in_use || !p.recursing || p.recursion_id < 0) {
+    return;
+  }
+  p.recursion_id = -1;
+  const uint16_t edns = p.runtime->config.edns_buffer_size;
+  if (a.ok && a.security == recursion::Security::Bogus) {
+    const wire::Ede ede{wire::EdeCode::DnssecBogus, kEdeBogus};
+    size_t out_len = wire::buildErrorResponse(p.q, static_cast<uint16_t>(wire::Rcode::ServFail),
+                                              scratch_, edns, &ede);
+    complete(p, std::span<const uint8_t>(scratch_.data(), out_len), Source::LastResort);
+    return;
+  }
+  wire::ResponseInfo info;
+  if (!a.ok || a.packet.size() < wire::kHeaderSize ||
+      wire::analyzeResponse(a.packet, wire::readU16(a.packet.data()), p.q, info) !=
+          wire::ResponseCheck::Ok) {
+    finishWithoutAnswer(p);  // recursing: SERVFAIL with EDE 22/23
+    return;
+  }
+  size_t len = wire::copyWithoutOpt(a.packet, info, scratch_);
+  if (len < wire::kHeaderSize) {
+    finishWithoutAnswer(p);
+    return;
+  }
+  // RFC 6840 5.8: AD only for a validated answer and a client that set DO or AD.
+  const bool ad =
+      a.security == recursion::Security::Secure && (p.q.do_bit || (p.q.flags & wire::kFlagAd) != 0);
+  uint16_t flags = wire::readU16(scratch_.data() + 2);
+  flags = static_cast<uint16_t>(ad ? (flags | wire::kFlagAd) : (flags & ~wire::kFlagAd));
+  wire::writeU16(scratch_.data() + 2, flags);
+  size_t out_len =
+      wire::finishAnswer(scratch_, len, p.q, edns, maxAnswerSize(p.q, p.client.transport), nullptr);
+  complete(p, std::span<const uint8_t>(scratch_.data(), out_len), Source::LastResort);
 }
 
 }  // namespace steadfast::pipeline

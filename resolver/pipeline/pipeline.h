@@ -27,6 +27,7 @@
 #include "resolver/pipeline/passive.h"
 #include "resolver/pipeline/runtime.h"
 #include "resolver/pipeline/stats.h"
+#include "resolver/recursion/recursor.h"
 #include "resolver/upstream/upstream_client.h"
 #include "resolver/wire/message.h"
 
@@ -53,7 +54,7 @@ enum class Verdict : uint8_t { Answered, Dropped, Pending };
 
 struct PendingQuery;
 
-class Pipeline final : public upstream::AttemptListener {
+class Pipeline final : public upstream::AttemptListener, public recursion::RecursionListener {
  public:
   /// Queries one worker may have outstanding upstream at once (each holds up to a few
   /// sockets); past it a miss is answered stale or dropped (steadfast_overload_dropped_total).
@@ -126,6 +127,8 @@ class Pipeline final : public upstream::AttemptListener {
                      Nanos rtt) noexcept override;
   void onMismatch(uint64_t cookie) noexcept override;
   void onConnectionOpened(uint64_t cookie) noexcept override;
+  // recursion::RecursionListener (the last resort)
+  void onRecursionDone(uint64_t cookie, const recursion::RecursionAnswer& answer) noexcept override;
 
  private:
   struct LocalUpstream {
@@ -147,6 +150,9 @@ class Pipeline final : public upstream::AttemptListener {
   void finishWithAnswer(PendingQuery& p, std::span<const uint8_t> msg,
                         const wire::ResponseInfo& info);
   void finishWithoutAnswer(PendingQuery& p);
+  /// Starts the last resort for `p` (true), or false when it is off or cannot start.
+  bool startLastResort(PendingQuery& p, bool no_tier, MonoTime now);
+  [[nodiscard]] recursion::Recursor* recursor();
   void complete(PendingQuery& p, std::span<const uint8_t> answer, Source source);
   void countUpstreamError(const PendingQuery& p, size_t upstream, UpstreamError e);
   static void onTimer(uv_timer_t* timer);
@@ -176,8 +182,10 @@ class Pipeline final : public upstream::AttemptListener {
   std::vector<PendingQuery*> free_;
   size_t pending_count_ = 0;
   int batch_depth_ = 0;
-  wire::Query query_;             // the query process() is working on
-  std::vector<uint8_t> scratch_;  // answer assembly for deferred answers (64 KiB)
+  wire::Query query_;                              // the query process() is working on
+  std::vector<uint8_t> scratch_;                   // answer assembly for deferred answers (64 KiB)
+  std::unique_ptr<recursion::Recursor> recursor_;  // made at the first last-resort query
+  bool recursor_failed_ = false;
 };
 
 }  // namespace steadfast::pipeline

@@ -380,7 +380,10 @@ void appendPlanFamilies(const std::shared_ptr<const pipeline::Runtime>& runtime,
       }
     }
   }
-  addGauge(active, {label("tier", "last_resort")}, 0);  // last resort: a later issue
+  // The last resort is the active tier while no tier has a usable upstream.
+  const bool last_resort = runtime != nullptr && runtime->config.last_resort.enabled &&
+                           runtime->plan != nullptr && runtime->view().active_tier < 0;
+  addGauge(active, {label("tier", "last_resort")}, last_resort ? 1 : 0);
   for (const auto& [key, n] : failovers) {
     addCounter(changes, {label("from", key.first), label("to", key.second)}, n);
   }

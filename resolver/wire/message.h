@@ -50,6 +50,7 @@ enum class Rcode : uint8_t {
 enum class EdeCode : uint16_t {
   Other = 0,
   StaleAnswer = 3,
+  DnssecBogus = 6,
   Prohibited = 18,
   Blocked = 15,
   Filtered = 17,

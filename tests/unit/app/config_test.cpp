@@ -108,6 +108,7 @@ TEST(ConfigTest, ExampleFileParses) {
 
   EXPECT_TRUE(c.plan.last_resort.enabled);
   EXPECT_TRUE(c.plan.last_resort.dnssec);
+  EXPECT_TRUE(c.plan.last_resort.root_servers.empty());
   EXPECT_EQ(c.plan.failback, failover::FailbackMode::Auto);
   EXPECT_EQ(c.plan.crisis.mode, failover::CrisisMode::Auto);
   EXPECT_EQ(c.plan.crisis.directive_interval, minutes{1});
@@ -535,8 +536,8 @@ TEST(DescribeConfigTest, ExampleFile) {
            "2. tier 'union', policy fastest, profile dns4eu-protective (tls), union-based\n"
            "       tls://86.54.11.1:853#protective.joindns4.eu (verified against the system CA "
            "store)\n",
-           "3. last resort: recursion from the root hints, DNSSEC on",
-           "(not active yet in this version)\n  health:",
+           "3. last resort: recursion from the root hints, DNSSEC on, trust anchor built-in root "
+           "key\n  health:",
            "health: probe '. NS' every 1s, timeout 400ms, down after 3 failures, up after 3 "
            "successes; passive signals from live traffic also count\n",
            "failback: auto, once a higher tier has been usable for 30s without a break",
@@ -578,6 +579,17 @@ TEST(DescribeConfigTest, WarnsWhenNoTierIsUnionBased) {
   // At the end of the failover plan, before the next section.
   EXPECT_LT(text.find("crisis mode at start:"), at) << text;
   EXPECT_GT(text.find("Blocking policy and feeds"), at) << text;
+}
+
+TEST(Config, LastResortRootServers) {
+  const Config c = parseConfig(
+      std::string(kMinimal) + "[last_resort]\nroot_servers = [\"127.0.0.1:5399\", \"::1\"]\n",
+      "t.toml");
+  ASSERT_EQ(c.plan.last_resort.root_servers.size(), 2U);
+  EXPECT_EQ(c.plan.last_resort.root_servers[0].toString(), "127.0.0.1:5399");
+  EXPECT_EQ(c.plan.last_resort.root_servers[1].port(), 53);
+  EXPECT_CONFIG_ERROR(std::string(kMinimal) + "[last_resort]\nroot_servers = [\"no\"]\n",
+                      "test.toml:");
 }
 
 }  // namespace
