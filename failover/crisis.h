@@ -13,12 +13,11 @@
 #include <string>
 #include <string_view>
 
+#include "failover/plan_config.h"  // CrisisMode, CrisisConfig
 #include "resolver/base/clock.h"
 #include "resolver/base/result.h"
 
 namespace steadfast::failover {
-
-enum class CrisisMode : uint8_t { Auto, UnionOnly };
 
 [[nodiscard]] std::string_view crisisModeName(CrisisMode m) noexcept;
 [[nodiscard]] std::optional<CrisisMode> parseCrisisMode(std::string_view s) noexcept;
