@@ -61,6 +61,9 @@ class HealthControl final : public failover::PlanObserver {
   /// the last resort). Kept across reloads. Any thread; runs on the control loop. `who` names
   /// the source for the log line.
   CommandResult setUnionOnly(bool on, const std::string& who);
+  /// The crisis mode at start ([crisis] mode), before the first attach() and before the
+  /// control loop runs.
+  void startUnionOnly(bool on) noexcept { union_only_ = on; }
   /// Drains (or undrains) every upstream whose canonical URI is `uri`. Any thread.
   CommandResult drain(const std::string& uri, bool drain);
 
