@@ -84,7 +84,7 @@ void Plan::setActive(int to) {
 void Plan::decide(MonoTime now, bool operator_failback) {
   int best = -1;
   for (size_t t = 0; t < tiers_.size(); ++t) {
-    if (tier_state_[t].usable) {
+    if (tier_state_[t].usable && allowed(t)) {
       best = static_cast<int>(t);
       break;
     }
@@ -93,7 +93,8 @@ void Plan::decide(MonoTime now, bool operator_failback) {
     setActive(-1);
     return;
   }
-  if (active_ < 0 || !tier_state_[static_cast<size_t>(active_)].usable || operator_failback) {
+  if (active_ < 0 || !tier_state_[static_cast<size_t>(active_)].usable ||
+      !allowed(static_cast<size_t>(active_)) || operator_failback) {
     // The active tier has nothing left (or there was none): take the best one now, even a
     // higher tier still in its hold-down, since waiting would mean failing queries.
     setActive(best);
@@ -105,7 +106,7 @@ void Plan::decide(MonoTime now, bool operator_failback) {
     // names a deadline that tick() would not act on).
     for (size_t t = static_cast<size_t>(best); t < static_cast<size_t>(active_); ++t) {
       const TierState& ts = tier_state_[t];
-      if (ts.usable && (ts.waived || now - ts.usable_since >= hold_down_)) {
+      if (ts.usable && allowed(t) && (ts.waived || now - ts.usable_since >= hold_down_)) {
         setActive(static_cast<int>(t));
         break;
       }
@@ -183,6 +184,17 @@ void Plan::restoreActive(int active) {
   ++version_;
 }
 
+bool Plan::setUnionOnly(bool on) {
+  if (on == union_only_) {
+    return false;
+  }
+  union_only_ = on;
+  ++version_;
+  const int before = active_;
+  decide(clock_.now(), false);
+  return active_ != before;
+}
+
 void Plan::tick() {
   decide(clock_.now(), false);
 }
@@ -193,7 +205,7 @@ MonoTime Plan::nextDeadline() const noexcept {
   }
   MonoTime next = MonoTime::max();
   for (size_t t = 0; t < static_cast<size_t>(active_); ++t) {
-    if (tier_state_[t].usable) {
+    if (tier_state_[t].usable && allowed(t)) {
       next = std::min(
           next, tier_state_[t].usable_since + (tier_state_[t].waived ? Nanos{0} : hold_down_));
     }
@@ -211,7 +223,7 @@ PlanSnapshot Plan::snapshot() const {
     first = static_cast<uint16_t>(first + t.upstreams);
   }
   for (size_t u = 0; u < upstreams_.size(); ++u) {
-    s.usable.push_back(usable(u) ? 1 : 0);
+    s.usable.push_back(usable(u) && allowed(upstreams_[u].tier) ? 1 : 0);
     s.drained.push_back(upstreams_[u].drained ? 1 : 0);
     s.health.push_back(upstreams_[u].health.health());
   }

@@ -61,7 +61,8 @@ class PlanObserver {
 struct PlanTier {
   std::string name;
   SelectionPolicyKind policy = SelectionPolicyKind::Ordered;
-  size_t upstreams = 0;  // the next `upstreams` entries of the flattened list
+  size_t upstreams = 0;     // the next `upstreams` entries of the flattened list
+  bool union_tier = false;  // isUnionTier(): the only tiers used in crisis mode union-only
 };
 
 class Plan {
@@ -83,6 +84,13 @@ class Plan {
   /// After restoreHealth(): keeps tier `active` serving if it is still usable; every tier's
   /// hold-down starts again from now, so a reload never causes a failback by itself.
   void restoreActive(int active);
+  /// Crisis mode union-only (failover/crisis.h): only union tiers may be active and their
+  /// upstreams alone are usable in snapshots; every upstream keeps being probed and its health
+  /// and hold-down keep counting, so leaving union-only fails back by the usual rules (a
+  /// higher tier still in its hold-down waits for it unless the union tier has nothing
+  /// usable). Returns true when the active tier changed.
+  bool setUnionOnly(bool on);
+  [[nodiscard]] bool unionOnly() const noexcept { return union_only_; }
   /// Re-decides the active tier as time passes (a hold-down ending). Cheap; call on a timer.
   void tick();
   /// When tick() may next change something (a hold-down ends); MonoTime::max() if never.
@@ -113,6 +121,9 @@ class Plan {
   };
 
   [[nodiscard]] bool usable(size_t u) const noexcept;
+  [[nodiscard]] bool allowed(size_t t) const noexcept {
+    return !union_only_ || tiers_[t].union_tier;
+  }
   void refreshTiers(MonoTime now);
   void decide(MonoTime now, bool operator_failback);
   void setActive(int to);
@@ -127,6 +138,7 @@ class Plan {
   PlanObserver* observer_;
   int active_ = -1;
   uint64_t version_ = 1;
+  bool union_only_ = false;
 };
 
 }  // namespace steadfast::failover

@@ -255,6 +255,10 @@ int runDaemon(Config config, const ConfigLoader& reload) {
     LOG_ERROR("%s", started.error().detail.c_str());
     return abandonStart(kExitCannotBind);
   }
+  health.startUnionOnly(config.plan.crisis.mode == failover::CrisisMode::UnionOnly);
+  if (config.plan.crisis.mode == failover::CrisisMode::UnionOnly) {
+    LOG_INFO("crisis mode union-only (by config): only the union tier(s), then the last resort");
+  }
   health.attach(runtime, config.plan);
 
   for (auto& w : workers) {

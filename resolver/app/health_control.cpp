@@ -5,6 +5,7 @@
 #include <chrono>
 #include <future>
 
+#include "resolver/app/config.h"  // isUnionTier
 #include "resolver/base/log.h"
 
 namespace steadfast::app {
@@ -74,7 +75,8 @@ void HealthControl::attach(std::shared_ptr<const pipeline::Runtime> runtime,
   std::vector<failover::PlanTier> tiers;
   for (size_t t = 0; t < runtime_->tiers.size(); ++t) {
     tiers.push_back(failover::PlanTier{runtime_->tier_names[t], runtime_->tiers[t].policy,
-                                       runtime_->tiers[t].count});
+                                       runtime_->tiers[t].count,
+                                       t < plan.tiers.size() && isUnionTier(plan.tiers[t])});
   }
   const failover::HealthConfig& h = plan.health;
   plan_ =
@@ -103,6 +105,7 @@ void HealthControl::attach(std::shared_ptr<const pipeline::Runtime> runtime,
           rearm();
         }
       });
+  (void)plan_->setUnionOnly(union_only_);  // crisis mode survives a reload
   checker_ = std::make_unique<failover::HealthChecker>(
       *plan_, failover::ProbeTiming{h.interval, h.timeout}, clock_, random_, *prober_);
   published_version_ = 0;
@@ -237,6 +240,22 @@ HealthControl::CommandResult HealthControl::failback() {
       LOG_INFO("failback requested by an operator: tier '%s' serves",
                tierName(plan_->activeTier()).c_str());
     }
+    publish();
+    rearm();
+    return CommandResult{200,
+                         "{" + activeJson() + ",\"changed\":" + (changed ? "true" : "false") + "}"};
+  });
+}
+
+HealthControl::CommandResult HealthControl::setUnionOnly(bool on, const std::string& who) {
+  return run([this, on, who]() -> CommandResult {
+    union_only_ = on;
+    if (plan_ == nullptr || shut_) {
+      return CommandResult{503, R"({"error":"no failover plan is running"})"};
+    }
+    const bool changed = plan_->setUnionOnly(on);
+    LOG_INFO("crisis mode %s (by %s): tier '%s' serves", on ? "union-only" : "auto", who.c_str(),
+             tierName(plan_->activeTier()).c_str());
     publish();
     rearm();
     return CommandResult{200,

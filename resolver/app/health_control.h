@@ -57,6 +57,13 @@ class HealthControl final : public failover::PlanObserver {
   /// Operator failback (POST /api/v1/failback): the best usable tier serves now, hold-down
   /// or not. Any thread; runs on the control loop and waits for it (bounded).
   CommandResult failback();
+  /// Crisis mode (failover/crisis.h decides it): union-only uses only the union tiers (then
+  /// the last resort). Kept across reloads. Any thread; runs on the control loop. `who` names
+  /// the source for the log line.
+  CommandResult setUnionOnly(bool on, const std::string& who);
+  /// The crisis mode at start ([crisis] mode), before the first attach() and before the
+  /// control loop runs.
+  void startUnionOnly(bool on) noexcept { union_only_ = on; }
   /// Drains (or undrains) every upstream whose canonical URI is `uri`. Any thread.
   CommandResult drain(const std::string& uri, bool drain);
 
@@ -91,7 +98,8 @@ class HealthControl final : public failover::PlanObserver {
   uv_timer_t* timer_ = nullptr;  // heap: closed asynchronously
   uv_async_t* async_ = nullptr;
   bool shut_ = false;
-  mutable std::mutex mu_;  // guards failovers_, commands_, accepting_
+  bool union_only_ = false;  // crisis mode, control loop only
+  mutable std::mutex mu_;    // guards failovers_, commands_, accepting_
   std::map<std::pair<std::string, std::string>, uint64_t> failovers_;
   std::deque<std::function<void()>> commands_;
   bool accepting_ = true;
