@@ -94,7 +94,7 @@ std::optional<IpEntry> parseIpTrigger(std::string_view trig) {
     return std::nullopt;
   }
   IpEntry e;
-  if (labels.size() == 5) {
+  if (labels.size() == 5 && labels[1] != "zz") {
     auto len = parseUint(labels[0], 32);
     if (!len || *len == 0) {
       return std::nullopt;
@@ -543,6 +543,12 @@ void loadRpzText(std::string_view text, RpzBuilder& b) {
           fail("bad $ORIGIN");
         } else {
           origin = o;
+          if (b.origin().empty() && b.records() == 0) {
+            // the first $ORIGIN names the zone when the caller did not
+            ParseStats kept = b.stats();
+            b = RpzBuilder(*o);
+            b.stats() = std::move(kept);
+          }
         }
       } else if (d == "$TTL" && toks.size() == 2 && isTtl(toks[1].text)) {
         // TTLs do not matter to policy
@@ -584,8 +590,10 @@ void loadRpzText(std::string_view text, RpzBuilder& b) {
     }
     ++i;
     const size_t nrd = toks.size() - i;
-    if (b.origin().empty() && *type == kTypeSoa) {
+    if (b.origin().empty() && *type == kTypeSoa && b.records() == 0) {
+      ParseStats kept = b.stats();
       b = RpzBuilder(*owner);
+      b.stats() = std::move(kept);
     }
     std::string rd;
     bool ok = true;
