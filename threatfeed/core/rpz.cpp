@@ -94,7 +94,11 @@ std::optional<IpEntry> parseIpTrigger(std::string_view trig) {
     return std::nullopt;
   }
   IpEntry e;
-  if (labels.size() == 5 && labels[1] != "zz") {
+  const bool v4_shape =
+      labels.size() == 5 && std::all_of(labels.begin() + 1, labels.end(), [](std::string_view l) {
+        return parseUint(l, 255).has_value();
+      });
+  if (v4_shape) {
     auto len = parseUint(labels[0], 32);
     if (!len || *len == 0) {
       return std::nullopt;

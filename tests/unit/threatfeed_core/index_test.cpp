@@ -90,7 +90,7 @@ TEST(BlockIndex, ResponseIp) {
   BlockIndexBuilder b;
   FeedEntries f = parseRpzZone(
                       "$ORIGIN rpz.\n24.0.2.0.192.rpz-ip CNAME .\n32.7.2.0.192.rpz-ip CNAME "
-                      "rpz-drop.\n48.zz.db8.2001.rpz-ip CNAME .\n")
+                      "rpz-drop.\n48.zz.db8.2001.rpz-ip CNAME .\n64.0.zz.db9.2001.rpz-ip CNAME .\n")
                       .entries;
   b.addFeed(f);
   auto idx = b.build();
@@ -105,6 +105,8 @@ TEST(BlockIndex, ResponseIp) {
   v6[5] = 1;
   EXPECT_EQ(idx->lookupAddress(v6).verdict, Verdict::None);
   EXPECT_EQ(idx->ruleInfo(idx->lookupAddress(in).match.rule_id).name, "192.0.2.0/24");
+  uint8_t v6b[16] = {0x20, 0x01, 0x0d, 0xb9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+  EXPECT_EQ(idx->lookupAddress(v6b).verdict, Verdict::Matched);  // five labels, still v6
 }
 
 TEST(Guards, RootTldPublicSuffixProtected) {
