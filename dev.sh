@@ -14,7 +14,7 @@ PACKAGES=(
   libuv1-dev libldns-dev libunbound-dev libevent-dev libssl-dev libsystemd-dev
   libcurl4-openssl-dev prometheus-cpp-dev libcivetweb-dev libtomlplusplus-dev
   nlohmann-json3-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
-  python3 python3-dnspython dnsutils knot-dnsutils unbound prometheus nginx-light openssl
+  python3 python3-dnspython dnsutils knot-dnsutils unbound prometheus nginx-light openssl knot
 )
 
 sudo_cmd() {
