@@ -16,6 +16,7 @@ PACKAGES=(
   nlohmann-json3-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-dnspython dnsutils knot-dnsutils unbound prometheus nsd ldnsutils
   publicsuffix
+  nginx-light openssl knot
 )
 
 sudo_cmd() {
