@@ -15,6 +15,7 @@ PACKAGES=(
   libcurl4-openssl-dev prometheus-cpp-dev libcivetweb-dev libtomlplusplus-dev
   nlohmann-json3-dev libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-dnspython dnsutils knot-dnsutils unbound prometheus
+  publicsuffix
 )
 
 sudo_cmd() {

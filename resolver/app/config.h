@@ -15,6 +15,7 @@
 #include "resolver/listen/listen_config.h"
 #include "resolver/pipeline/pipeline_config.h"
 #include "resolver/report/report_config.h"
+#include "threatfeed/core/feed_config.h"
 
 namespace steadfast::app {
 
@@ -42,25 +43,9 @@ struct StateConfig {
   std::string dir = "/var/lib/steadfast";
 };
 
-/// [policy] and [[feed]] are validated now and used by the threat-feed issues.
-struct PolicyConfig {
-  std::string default_action = "nxdomain";  // nxdomain | nodata | sinkhole | drop
-  std::string sinkhole_ipv4 = "0.0.0.0";
-  std::string sinkhole_ipv6 = "::";
-  std::vector<std::string> allow;
-  std::string allow_file;
-};
-
-struct FeedConfig {
-  std::string name;
-  std::string type;    // rpz | misp | stix | taxii | domains | hosts
-  std::string source;  // file://, axfr://, https://
-  std::string tsig_file;
-  Nanos refresh = std::chrono::minutes{5};
-  std::string action;
-  uint64_t max_entries = 5000000;
-  double max_shrink = 0.5;
-};
+/// [policy] and [[feed]]: owned by threatfeed/core.
+using threatfeed::FeedConfig;
+using threatfeed::PolicyConfig;
 
 struct Config {
   std::string file;  // where it was read from ("<dev>" for the embedded default)
