@@ -3,7 +3,7 @@
 # on a shared VM): warms 1000 names from a local unbound, then sends HITS hits at 3000 qps
 # with dnsperf, and prints the program total. Run it with HITS=0 and HITS=N; the difference
 # divided by N is the cost of one hit (user space only). Loopback only; bounded by dnsperf -n.
-#   bench/tools/hit_instructions.sh BINARY HITS TAG      (needs unbound, dnsperf, dig, valgrind)
+#   [FEED=LIST] bench/tools/hit_instructions.sh BINARY HITS TAG  (needs unbound, dnsperf, dig, valgrind)
 set -euo pipefail
 BIN=$1; HITS=$2; TAG=$3
 W=${TMPDIR:-/tmp}/steadfast-hit-instr-$TAG; rm -rf $W; mkdir -p $W
@@ -31,6 +31,8 @@ listen = "127.0.0.1:$HTTP"
 [state]
 dir = "$W"
 TOML
+# FEED=FILE: a domains-list feed none of the queried names is in (the no-match path).
+if [ -n "${FEED:-}" ]; then printf '[[feed]]\nname = "bench"\ntype = "domains"\nsource = "file://%s"\n' "$FEED" >> $W/s.toml; fi
 sleep 1
 valgrind --tool=callgrind --callgrind-out-file=$W/cg.out $BIN -c $W/s.toml > $W/s.log 2>&1 & SPID=$!
 for i in $(seq 100); do dig +short +time=1 +tries=1 @127.0.0.1 -p $DNS n1.example.test A >/dev/null 2>&1 && break; sleep 0.5; done

@@ -836,6 +836,25 @@ void checkFeedSource(const Section& s, const FeedConfig& feed) {
   if (!isUrl(src, {"file://", "https://"})) {
     s.diag().add(node, s.where("source") + " must start with file://, axfr:// or https://, not " +
                            quote(src));
+    return;
+  }
+  if (src.starts_with("file://")) {
+    // A local feed is part of the configuration: one that cannot be read stops the start
+    // (and --check-config), unlike a network source, which is retried.
+    const std::string path = src.substr(7);
+    std::FILE* f = std::fopen(path.c_str(), "rb");
+    if (f == nullptr) {
+      s.diag().add(node, s.where("source") + ": cannot read " + quote(path) + ": " +
+                             std::generic_category().message(errno));
+      return;
+    }
+    (void)std::fgetc(f);  // a directory opens but does not read
+    const int read_error = std::ferror(f) != 0 ? errno : 0;
+    (void)std::fclose(f);
+    if (read_error != 0) {
+      s.diag().add(node, s.where("source") + ": cannot read " + quote(path) + ": " +
+                             std::generic_category().message(read_error));
+    }
   }
 }
 

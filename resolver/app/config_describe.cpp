@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "resolver/app/config.h"
+#include "resolver/app/feed_control.h"
 #include "resolver/base/units.h"
 
 namespace steadfast::app {
@@ -153,7 +154,7 @@ void describePlan(const Config& c, std::string& out) {
 
 void describeFeeds(const Config& c, std::string& out) {
   const PolicyConfig& p = c.policy;
-  out += "Blocking policy and feeds" + std::string(kNotActive) + "\n";
+  out += "Blocking policy and feeds\n";
   out += "  default action: " + p.default_action;
   if (p.default_action == "sinkhole") {
     out += " (" + p.sinkhole_ipv4 + ", " + p.sinkhole_ipv6 + ")";
@@ -177,6 +178,7 @@ void describeFeeds(const Config& c, std::string& out) {
            " entries, rejects updates shrinking by " + "more than " +
            std::to_string(std::lround(f.max_shrink * 100)) + "%\n";
   }
+  out += describeFeedSources(c);
 }
 
 void describeReport(const Config& c, std::string& out) {

@@ -11,6 +11,7 @@
 #include <systemd/sd-daemon.h>
 #include <uv.h>
 
+#include "resolver/app/feed_control.h"
 #include "resolver/app/health_control.h"
 #include "resolver/base/log.h"
 #include "resolver/cache/packet_cache.h"
@@ -19,6 +20,7 @@
 #include "resolver/pipeline/stats.h"
 #include "resolver/report/api_routes.h"
 #include "resolver/report/core_routes.h"
+#include "resolver/report/feed_metrics.h"
 #include "resolver/report/http_server.h"
 #include "resolver/report/metrics.h"
 
@@ -28,9 +30,12 @@ namespace {
 std::atomic<uint64_t> g_plan_ids{0};
 
 std::shared_ptr<const pipeline::Runtime> buildRuntime(const Config& config,
-                                                      pipeline::StatsRegistry& stats) {
+                                                      pipeline::StatsRegistry& stats,
+                                                      pipeline::BlockHolder& block) {
   auto rt = std::make_shared<pipeline::Runtime>();
   rt->config = config.pipeline;
+  // The block stage runs only with feeds configured: without, a query pays one branch.
+  rt->block = config.feeds.empty() ? nullptr : &block;
   for (const auto& tier : config.plan.tiers) {
     for (const auto& uri : tier.upstreams) {
       rt->upstreams.push_back(
@@ -118,6 +123,8 @@ struct Control {
   cache::PacketCache* cache = nullptr;
   listen::TcpBudget* tcp = nullptr;
   HealthControl* health = nullptr;
+  FeedControl* feeds = nullptr;
+  pipeline::BlockHolder* block = nullptr;
   report::HttpServer* http = nullptr;
   report::PlanControl* plan_control = nullptr;
   uv_signal_t sigterm{};
@@ -139,7 +146,10 @@ void doReload(Control& c) {
     } else {
       LOG_ERROR("reload: %s; the API keeps the token it had", token.error().detail.c_str());
     }
-    auto rt = buildRuntime(next, *c.stats);
+    // Feeds first: the new Runtime may switch the block stage on, and then it finds the
+    // current policy (rebuilt for `next` on the feed build thread shortly).
+    c.feeds->reload(next);
+    auto rt = buildRuntime(next, *c.stats, *c.block);
     c.holder->publish(rt);
     c.health->attach(rt, next.plan);
     c.cache->setOptions(next.cache);
@@ -171,7 +181,14 @@ int runDaemon(Config config, const ConfigLoader& reload) {
   cache_options.max_readers = n + 4;
   cache::PacketCache cache(cache_options);
   pipeline::RuntimeHolder holder;
-  auto runtime = buildRuntime(config, stats);
+  pipeline::BlockHolder block;
+  pipeline::FeedStatsRegistry feed_stats(n);
+  SystemClock feed_clock;
+  // Every feed is loaded before the first query is served: blocking is on from the start.
+  // Later updates are built on the FeedControl's own thread (feed_control.h says why).
+  FeedControl feeds(block, feed_stats, feed_clock);
+  feeds.start(config);
+  auto runtime = buildRuntime(config, stats, block);
   holder.publish(runtime);
   for (const std::string& w : configWarnings(config)) {
     LOG_WARN("%s", w.c_str());
@@ -228,6 +245,9 @@ int runDaemon(Config config, const ConfigLoader& reload) {
   metrics.addSource([&holder, &health](std::vector<prometheus::MetricFamily>& out) {
     report::appendPlanFamilies(holder.get(), health.failovers(), out);
   });
+  metrics.addSource([&feed_stats](std::vector<prometheus::MetricFamily>& out) {
+    report::appendFeedFamilies(feed_stats, out);
+  });
   // Listeners are bound by now: ready while some tier has a usable upstream, or the last
   // resort is enabled (it answers when no tier can).
   routes.ready = [&holder] {
@@ -277,6 +297,8 @@ int runDaemon(Config config, const ConfigLoader& reload) {
   control.cache = &cache;
   control.tcp = &tcp;
   control.health = &health;
+  control.feeds = &feeds;
+  control.block = &block;
   control.http = &http;
   control.plan_control = &plan_control;
   for (uv_signal_t* s : {&control.sigterm, &control.sigint, &control.sighup}) {
@@ -306,6 +328,7 @@ int runDaemon(Config config, const ConfigLoader& reload) {
     w->join();
   }
   health.close();  // no worker can wake it any more
+  feeds.stop();
   uv_run(&loop, UV_RUN_DEFAULT);
   (void)uv_loop_close(&loop);
   http.stop();

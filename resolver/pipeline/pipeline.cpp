@@ -105,6 +105,7 @@ Pipeline::Pipeline(uv_loop_t* loop, cache::PacketCache& cache, cache::ReaderId r
   generation_ = holder_.generation();
   runtime_ = holder_.get();
   syncLocal();
+  syncBlock();
 }
 
 Pipeline::~Pipeline() {
@@ -129,6 +130,66 @@ void Pipeline::refresh() {
     runtime_ = holder_.get();
     syncLocal();
   }
+  syncBlock();
+}
+
+void Pipeline::syncBlock() {
+  BlockHolder* h = runtime_ != nullptr ? runtime_->block : nullptr;
+  if (h != block_holder_) {
+    block_holder_ = h;
+    block_generation_ = ~uint64_t{0};
+  }
+  if (h == nullptr) {
+    block_.reset();
+    return;
+  }
+  const uint64_t g = h->generation();
+  if (g != block_generation_) {
+    block_generation_ = g;
+    block_ = h->get();
+  }
+}
+
+std::optional<Verdict> Pipeline::answerBlocked(const wire::Query& q, const BlockMatch& m,
+                                               Transport t, std::span<uint8_t> out,
+                                               size_t& out_len) noexcept {
+  const BlockPolicy& policy = *block_;
+  const BlockFeed& feed = policy.feeds[m.feed];
+  wire::BlockAnswerParams params;
+  // The [[feed]] action overrides the rule's own, except a PASSTHRU rule (an exception the
+  // feed itself makes, not a block).
+  params.action = m.action;
+  if (feed.action.has_value() && m.action != wire::BlockAction::Passthru) {
+    params.action = *feed.action;
+  }
+  params.ede_text = feed.ede_text;
+  params.sinkhole_ipv4 = policy.sinkhole_ipv4;
+  params.sinkhole_ipv6 = policy.sinkhole_ipv6;
+  params.local = m.local;
+  params.ttl = policy.ttl;
+  params.our_udp_size = runtime_->config.edns_buffer_size;
+  params.udp = t == Transport::Udp;
+  params.max_size = maxAnswerSize(q, t);
+  const wire::BlockAnswer a = wire::buildBlockAnswer(q, params, out);
+  if (a.outcome == wire::BlockOutcome::Resolve && params.action == wire::BlockAction::TcpOnly) {
+    return std::nullopt;  // TCP-only over TCP: not blocked
+  }
+  if (feed.stats != nullptr) {
+    FeedWorkerStats& fs = feed.stats->worker(worker_index_);
+    fs.countBlocked(params.action);
+    fs.top.hit(m.trigger, clock_.wallNow());
+  }
+  switch (a.outcome) {
+    case wire::BlockOutcome::Answered:
+      out_len = a.length;
+      return Verdict::Answered;
+    case wire::BlockOutcome::Resolve:
+      return std::nullopt;
+    case wire::BlockOutcome::Drop:
+    case wire::BlockOutcome::NoRoom:
+      break;
+  }
+  return Verdict::Dropped;
 }
 
 void Pipeline::syncLocal() {
@@ -201,6 +262,19 @@ Verdict Pipeline::process(std::span<const uint8_t> query, const SocketAddress& c
                                        nullptr);
     stats_.countResponse(static_cast<uint16_t>(wire::Rcode::Refused), Source::Local);
     return out_len == 0 ? Verdict::Dropped : Verdict::Answered;
+  }
+
+  if (block_ != nullptr) {
+    // Block stage, before the cache: a blocked name never reaches an upstream.
+    BlockMatch match;
+    if (block_->matchName(q.nameLower(), match)) {
+      if (auto v = answerBlocked(q, match, handle.transport, out, out_len)) {
+        if (*v == Verdict::Answered) {
+          stats_.countResponse(answerRcode(out.first(out_len)), Source::Blocked);
+        }
+        return *v;
+      }
+    }
   }
 
   const auto key = cache::CacheKey::forQuery(q);
@@ -557,6 +631,30 @@ void Pipeline::finishWithAnswer(PendingQuery& p, std::span<const uint8_t> msg,
   if (len == 0) {
     finishWithoutAnswer(p);
     return;
+  }
+  if (block_ != nullptr && block_->has_ip_rules && info.ancount > 0) {
+    // Response-IP (rpz-ip) triggers on the upstream's A/AAAA answers: the block answer goes
+    // out and nothing is cached, so the next query is checked again.
+    struct Ctx {
+      const BlockPolicy* policy;
+      BlockMatch* match;
+    };
+    BlockMatch match;
+    const Ctx ctx{block_.get(), &match};
+    const auto matcher = [](const void* c, std::span<const uint8_t> addr) noexcept {
+      const auto* x = static_cast<const Ctx*>(c);
+      return x->policy->matchAddress(addr, *x->match);
+    };
+    if (wire::anyAnswerAddress(std::span<const uint8_t>(scratch_.data(), len), matcher, &ctx)) {
+      size_t out_len = 0;
+      const auto v = answerBlocked(p.q, match, p.client.transport, scratch_, out_len);
+      if (v.has_value()) {
+        complete(p,
+                 std::span<const uint8_t>(scratch_.data(), *v == Verdict::Answered ? out_len : 0),
+                 Source::Blocked);
+        return;
+      }
+    }
   }
   const bool opt_inside = info.has_opt && !info.opt_is_last;
   const bool cacheable = !info.truncated && !opt_inside && !info.too_many_rrs && !info.ecs_scoped &&

@@ -24,6 +24,7 @@
 #include "resolver/base/random.h"
 #include "resolver/base/socket_address.h"
 #include "resolver/cache/packet_cache.h"
+#include "resolver/pipeline/block_policy.h"
 #include "resolver/pipeline/passive.h"
 #include "resolver/pipeline/runtime.h"
 #include "resolver/pipeline/stats.h"
@@ -139,6 +140,12 @@ class Pipeline final : public upstream::AttemptListener, public recursion::Recur
 
   PendingQuery* acquire();
   void syncLocal();
+  /// Picks up a newly published BlockPolicy (one atomic load when nothing changed).
+  void syncBlock();
+  /// The block stage's answer for a rule match: Answered/Dropped into `out`, or nullopt when
+  /// the query is to be resolved as usual (PASSTHRU, TCP-only over TCP).
+  std::optional<Verdict> answerBlocked(const wire::Query& q, const BlockMatch& m, Transport t,
+                                       std::span<uint8_t> out, size_t& out_len) noexcept;
   void passive(const PendingQuery& p, size_t upstream, failover::Outcome o);
   /// Cancels attempt `slot`; `beaten`: another upstream answered first (else the budget
   /// ended).
@@ -164,6 +171,9 @@ class Pipeline final : public upstream::AttemptListener, public recursion::Recur
   RuntimeHolder& holder_;
   uint64_t generation_ = 0;
   std::shared_ptr<const Runtime> runtime_;
+  BlockHolder* block_holder_ = nullptr;
+  uint64_t block_generation_ = 0;
+  std::shared_ptr<const BlockPolicy> block_;  // null: no feed loaded, no block stage
   WorkerStats& stats_;
   size_t worker_index_;
   DeliverySink& sink_;

@@ -21,6 +21,8 @@
 
 namespace steadfast::pipeline {
 
+class BlockHolder;
+
 struct UpstreamTarget {
   failover::UpstreamUri uri;
   std::string tier;
@@ -45,6 +47,9 @@ struct Runtime {
   /// 1 for every upstream, 0 for none: the view while `plan` is null.
   std::vector<uint8_t> all_usable;
   std::vector<uint8_t> none_drained;
+  /// Where the threat-feed block policy is published (block_policy.h); null: no block stage.
+  /// The holder outlives every Runtime; copies of this Runtime keep the pointer.
+  BlockHolder* block = nullptr;
 
   /// What selection reads: the published plan, or "everything usable" without one.
   [[nodiscard]] failover::SelectionView view() const noexcept {

@@ -369,10 +369,11 @@ TEST(ConfigErrorTest, OutOfRange) {
                       "test.toml:5:8: 'fall' in [health] must be between 1 and 1000, not 0");
   EXPECT_CONFIG_ERROR(std::string(kMinimal) + "[cache]\nshards = 12\n",
                       "test.toml:5:10: 'shards' in [cache] must be a power of two, not 12");
-  EXPECT_CONFIG_ERROR(std::string(kMinimal) +
-                          "[[feed]]\nname = \"f\"\ntype = \"domains\"\nsource = \"file:///x\"\n"
-                          "max_shrink = 1.5\n",
-                      "test.toml:8:14: 'max_shrink' in [[feed]] must be between 0 and 1, not 1.5");
+  EXPECT_CONFIG_ERROR(
+      std::string(kMinimal) +
+          "[[feed]]\nname = \"f\"\ntype = \"domains\"\nsource = \"file:///dev/null\"\n"
+          "max_shrink = 1.5\n",
+      "test.toml:8:14: 'max_shrink' in [[feed]] must be between 0 and 1, not 1.5");
 }
 
 TEST(ConfigErrorTest, BadAddresses) {
@@ -457,12 +458,13 @@ TEST(ConfigErrorTest, Enums) {
 }
 
 TEST(ConfigErrorTest, Feeds) {
-  const std::string feed = "[[feed]]\nname = \"hub\"\ntype = \"rpz\"\nsource = \"file:///x\"\n";
+  const std::string feed =
+      "[[feed]]\nname = \"hub\"\ntype = \"rpz\"\nsource = \"file:///dev/null\"\n";
   EXPECT_CONFIG_ERROR(std::string(kMinimal) + feed + feed,
                       "test.toml:9:8: duplicate name 'hub' in [[feed]] (first at line 5)");
   EXPECT_CONFIG_ERROR(std::string(kMinimal) +
                           "[[feed]]\nname = \"x\"\ntype = \"csv\"\n"
-                          "source = \"file:///x\"\n",
+                          "source = \"file:///dev/null\"\n",
                       "test.toml:6:8: 'type' in [[feed]] must be one of rpz, misp, stix, taxii, "
                       "domains, hosts, not 'csv'");
   EXPECT_CONFIG_ERROR(std::string(kMinimal) +
@@ -472,6 +474,17 @@ TEST(ConfigErrorTest, Feeds) {
                       "https://");
   EXPECT_CONFIG_ERROR(std::string(kMinimal) + "[[feed]]\nname = \"x\"\ntype = \"rpz\"\n",
                       "test.toml:4:1: [[feed]] 'x' needs a source");
+  // A file:// source is part of the configuration: unreadable is an error at its position.
+  EXPECT_CONFIG_ERROR(std::string(kMinimal) +
+                          "[[feed]]\nname = \"x\"\ntype = \"domains\"\n"
+                          "source = \"file:///nonexistent/steadfast-feed.txt\"\n",
+                      "test.toml:7:10: 'source' in [[feed]]: cannot read "
+                      "'/nonexistent/steadfast-feed.txt': No such file or directory");
+  EXPECT_CONFIG_ERROR(std::string(kMinimal) +
+                          "[[feed]]\nname = \"x\"\ntype = \"domains\"\n"
+                          "source = \"file:///tmp\"\n",
+                      "test.toml:7:10: 'source' in [[feed]]: cannot read '/tmp': Is a "
+                      "directory");
   EXPECT_CONFIG_ERROR(std::string(kMinimal) + feed + "action = \"block\"\n",
                       "test.toml:8:10: 'action' in [[feed]] must be one of nxdomain, nodata");
 }

@@ -1,0 +1,51 @@
+// SPDX-License-Identifier: Apache-2.0
+// The source step of a feed, pluggable: FeedControl asks a FeedFetcher for the feed's bytes
+// and knows nothing of where they come from. This file has the file:// fetcher; the network
+// sources of threatfeed/fetch (AXFR/IXFR, HTTPS, the on-disk store) plug in as further
+// fetchers chosen by scheme in makeFetcher(). A fetcher may block (a read, a transfer): it
+// runs on the feed build thread, never on a worker or the control loop.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "resolver/base/result.h"
+
+namespace steadfast::app {
+
+/// What one fetch produced.
+struct FeedPayload {
+  std::string bytes;       // the feed as published (zone file, list, hosts file)
+  std::string origin;      // the path or URL, for logs
+  std::string version;     // what identifies this copy (file: size and mtime; later ETag/serial)
+  bool unchanged = false;  // same version as `last_version`: bytes is empty, nothing to build
+  std::chrono::system_clock::time_point fetched{};
+};
+
+class FeedFetcher {
+ public:
+  virtual ~FeedFetcher() = default;
+  /// Fetches the current copy. `last_version`: the version of the copy that serves now ("" for
+  /// none); a fetcher may then answer `unchanged`. `force`: an operator refresh (SIGHUP): never
+  /// answer unchanged.
+  [[nodiscard]] virtual Result<FeedPayload> fetch(const std::string& last_version, bool force) = 0;
+};
+
+/// Reads a local file, at most `max_bytes` of it (a larger file is an error, not truncated).
+class FileFetcher final : public FeedFetcher {
+ public:
+  FileFetcher(std::string path, size_t max_bytes) : path_(std::move(path)), max_(max_bytes) {}
+  [[nodiscard]] Result<FeedPayload> fetch(const std::string& last_version, bool force) override;
+
+ private:
+  std::string path_;
+  size_t max_;
+};
+
+/// The fetcher of `source` (a [[feed]] source URL), or null when its scheme has none yet
+/// (axfr://, https:// until threatfeed/fetch lands: such a feed is logged and left out).
+std::unique_ptr<FeedFetcher> makeFetcher(const std::string& source);
+
+}  // namespace steadfast::app
