@@ -11,6 +11,7 @@
 #include <systemd/sd-daemon.h>
 #include <uv.h>
 
+#include "resolver/app/crisis_control.h"
 #include "resolver/app/feed_control.h"
 #include "resolver/app/health_control.h"
 #include "resolver/base/log.h"
@@ -93,7 +94,8 @@ std::string listenText(const std::vector<SocketAddress>& addrs) {
 /// The operator API's view of the health control (report owns the interface).
 class HealthPlanControl final : public report::PlanControl {
  public:
-  explicit HealthPlanControl(HealthControl& health) : health_(health) {}
+  HealthPlanControl(HealthControl& health, CrisisControl& crisis)
+      : health_(health), crisis_(crisis) {}
   report::ApiResult failback() override {
     auto r = health_.failback();
     return report::ApiResult{r.status, std::move(r.json)};
@@ -102,9 +104,15 @@ class HealthPlanControl final : public report::PlanControl {
     auto r = health_.drain(uri, drain);
     return report::ApiResult{r.status, std::move(r.json)};
   }
+  report::ApiResult crisis(bool union_only) override {
+    auto r = crisis_.setOperator(
+        union_only ? failover::CrisisMode::UnionOnly : failover::CrisisMode::Auto, "api");
+    return report::ApiResult{r.status, std::move(r.json)};
+  }
 
  private:
   HealthControl& health_;
+  CrisisControl& crisis_;
 };
 
 /// The API token of `config` ("" when no file is set: POST disabled). Error: the file named.
@@ -269,17 +277,22 @@ int runDaemon(Config config, const ConfigLoader& reload) {
     LOG_ERROR("%s", token.error().detail.c_str());
     return abandonStart(kExitBadConfig);
   }
-  HealthPlanControl plan_control(health);
+  CrisisControl crisis(health);
+  if (auto loaded = crisis.load(config.plan.crisis, config.state.dir); !loaded) {
+    LOG_ERROR("%s", loaded.error().detail.c_str());
+    return abandonStart(kExitBadConfig);
+  }
+  metrics.addSource(
+      [&crisis](std::vector<prometheus::MetricFamily>& out) { crisis.appendMetrics(out); });
+  HealthPlanControl plan_control(health, crisis);
   report::installApiRoutes(http, report::ApiRoutes{&plan_control, *token});
   if (auto started = http.start(); !started) {
     LOG_ERROR("%s", started.error().detail.c_str());
     return abandonStart(kExitCannotBind);
   }
-  health.startUnionOnly(config.plan.crisis.mode == failover::CrisisMode::UnionOnly);
-  if (config.plan.crisis.mode == failover::CrisisMode::UnionOnly) {
-    LOG_INFO("crisis mode union-only (by config): only the union tier(s), then the last resort");
-  }
+  // crisis.load() told the health control the mode at start (config, operator or directive).
   health.attach(runtime, config.plan);
+  crisis.start();
 
   for (auto& w : workers) {
     w->start();
@@ -327,6 +340,7 @@ int runDaemon(Config config, const ConfigLoader& reload) {
   for (auto& w : workers) {
     w->join();
   }
+  crisis.stop();
   health.close();  // no worker can wake it any more
   feeds.stop();
   uv_run(&loop, UV_RUN_DEFAULT);

@@ -16,6 +16,7 @@
 #include <uv.h>
 
 #include "resolver/app/config.h"
+#include "resolver/app/crisis_control.h"
 #include "resolver/app/daemon.h"
 #include "resolver/app/dev_config.h"
 #include "resolver/app/dev_mode.h"
@@ -69,6 +70,10 @@ int run(int argc, char** argv) {
     return steadfast::app::kExitBadConfig;
   }
   if (check) {
+    if (auto key = steadfast::app::loadDirectiveKey(config.plan.crisis); !key) {
+      std::fprintf(stderr, "%s\n", key.error().detail.c_str());
+      return steadfast::app::kExitBadConfig;
+    }
     std::fputs(steadfast::app::describeConfig(config).c_str(), stdout);
     // Warnings are advice, already printed in the plan above: a valid file still exits 0.
     const size_t warnings = steadfast::app::configWarnings(config).size();

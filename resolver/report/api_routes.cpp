@@ -141,6 +141,48 @@ Result<DrainRequest> parseDrainRequestImpl(std::string_view body) {
   return out;
 }
 
+constexpr std::string_view kCrisisShape = R"({"mode": "union-only"} or {"mode": "auto"})";
+
+Result<CrisisRequest> parseCrisisRequestImpl(std::string_view body) {
+  if (body.size() > kMaxApiBodyBytes) {
+    return invalid("request body too large: " + std::to_string(body.size()) + " bytes, at most " +
+                   std::to_string(kMaxApiBodyBytes));
+  }
+  if (onlySpace(body)) {
+    return invalid("empty body: expected " + std::string(kCrisisShape));
+  }
+  auto parsed = parseJson(body);
+  if (!parsed) {
+    return Unexpected<Error>{parsed.error()};
+  }
+  const nlohmann::json& j = *parsed;
+  if (!j.is_object()) {
+    return invalid("expected a JSON object " + std::string(kCrisisShape) + ", got " +
+                   std::string(j.type_name()));
+  }
+  std::optional<CrisisRequest> out;
+  for (const auto& [key, value] : j.items()) {
+    if (key != "mode") {
+      return invalid("unknown key " + quoteKey(key) + R"(: expected only "mode")");
+    }
+    if (!value.is_string()) {
+      return invalid(R"("mode" must be a string, got )" + std::string(value.type_name()));
+    }
+    const auto& text = value.get_ref<const std::string&>();
+    if (text == "union-only") {
+      out = CrisisRequest{true};
+    } else if (text == "auto") {
+      out = CrisisRequest{false};
+    } else {
+      return invalid(R"("mode" must be "union-only" or "auto")");
+    }
+  }
+  if (!out) {
+    return invalid(R"(missing "mode": expected )" + std::string(kCrisisShape));
+  }
+  return *out;
+}
+
 // POST /api/v1/failback takes no arguments: an empty body or {} (so that a client that always
 // sends a JSON object works), anything else is refused rather than silently ignored.
 Status parseEmptyRequest(std::string_view body) {
@@ -280,6 +322,16 @@ bool tokenMatches(std::string_view expected, std::string_view authorization_head
   return static_cast<unsigned char>(diff | length_differs) == 0;
 }
 
+Result<CrisisRequest> parseCrisisRequest(std::string_view body) noexcept {
+  try {
+    return parseCrisisRequestImpl(body);
+  } catch (const std::exception& e) {  // allocation failure, or a bug: never escape
+    return makeError(Errc::Internal, std::string("cannot parse the request: ") + e.what());
+  } catch (...) {
+    return makeError(Errc::Internal, "cannot parse the request");
+  }
+}
+
 Result<DrainRequest> parseDrainRequest(std::string_view body) noexcept {
   try {
     return parseDrainRequestImpl(body);
@@ -303,6 +355,20 @@ void installApiRoutes(HttpServer& server, ApiRoutes routes) {
       return jsonError(503, "the failover plan is not available");
     }
     return fromResult(plan->failback());
+  });
+  server.handlePost("/api/v1/crisis", [plan, token = routes.token](const HttpRequest& request) {
+    if (auto refused = refuse(token, request)) {
+      return std::move(*refused);
+    }
+    auto parsed = parseCrisisRequest(request.body);
+    if (!parsed) {
+      return jsonError(parsed.error().code == Errc::InvalidArgument ? 400 : 500,
+                       parsed.error().detail);
+    }
+    if (plan == nullptr) {
+      return jsonError(503, "the failover plan is not available");
+    }
+    return fromResult(plan->crisis(parsed->union_only));
   });
   server.handlePost("/api/v1/upstreams/drain",
                     [plan, token = std::move(routes.token)](const HttpRequest& request) {

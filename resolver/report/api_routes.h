@@ -37,6 +37,9 @@ class PlanControl {
   /// POST /api/v1/upstreams/drain: drain (or undrain) every upstream whose canonical URI
   /// (failover::UpstreamUri::text) is `canonical_uri`.
   virtual ApiResult drain(const std::string& canonical_uri, bool drain) = 0;
+  /// POST /api/v1/crisis: the operator's crisis mode (union-only or auto). A directive in
+  /// force still wins until it expires.
+  virtual ApiResult crisis(bool union_only) = 0;
 };
 
 /// Shortest accepted token. The token is the only thing guarding the control commands and
@@ -77,6 +80,16 @@ struct DrainRequest {
 /// kMaxApiBodyBytes are errors (Errc::InvalidArgument) with a message meant for the client.
 /// Never throws.
 [[nodiscard]] Result<DrainRequest> parseDrainRequest(std::string_view body) noexcept;
+
+/// The body of POST /api/v1/crisis.
+struct CrisisRequest {
+  bool union_only = false;
+};
+
+/// Parses {"mode": "union-only" | "auto"}: a JSON object with exactly that key. Anything else
+/// (other keys or values, invalid JSON, bodies over kMaxApiBodyBytes) is an error
+/// (Errc::InvalidArgument) with a message meant for the client. Never throws.
+[[nodiscard]] Result<CrisisRequest> parseCrisisRequest(std::string_view body) noexcept;
 
 struct ApiRoutes {
   /// Runs the commands; must outlive the server (or the routes' replacement). Null: the

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-// Fuzz target for the body of POST /api/v1/upstreams/drain: parseDrainRequest on arbitrary
-// bytes must never crash or throw, must refuse anything over the body limit, and whatever it
-// accepts must name a canonical upstream URI (one that parses back to itself). Replayed over
-// corpus/fuzz_api_body in normal builds.
+// Fuzz target for the bodies of POST /api/v1/upstreams/drain and POST /api/v1/crisis:
+// parseDrainRequest and parseCrisisRequest on arbitrary bytes must never crash or throw, must
+// refuse anything over the body limit, and whatever parseDrainRequest accepts must name a
+// canonical upstream URI (one that parses back to itself). Replayed over corpus/fuzz_api_body
+// in normal builds.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -20,7 +21,18 @@ void check(bool ok) {
   }
 }
 
+void testCrisis(std::string_view body) {
+  const auto r = parseCrisisRequest(body);
+  if (!r.ok()) {
+    check(r.error().code == Errc::InvalidArgument);
+    check(!r.error().detail.empty());
+    return;
+  }
+  check(body.size() <= kMaxApiBodyBytes);
+}
+
 void testOneInput(std::string_view body) {
+  testCrisis(body);
   const auto r = parseDrainRequest(body);
   if (!r.ok()) {
     check(r.error().code == Errc::InvalidArgument);

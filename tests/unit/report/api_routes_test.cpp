@@ -43,6 +43,15 @@ class FakePlan final : public PlanControl {
     drains_.push_back({canonical_uri, drain});
     return answer_;
   }
+  ApiResult crisis(bool union_only) override {
+    std::lock_guard lock(mu_);
+    crises_.push_back(union_only);
+    return answer_;
+  }
+  std::vector<bool> crises() {
+    std::lock_guard lock(mu_);
+    return crises_;
+  }
 
   void answer(ApiResult r) {
     std::lock_guard lock(mu_);
@@ -62,6 +71,7 @@ class FakePlan final : public PlanControl {
   ApiResult answer_{200, R"({"ok":true})"};
   int failbacks_ = 0;
   std::vector<DrainCall> drains_;
+  std::vector<bool> crises_;
 };
 
 SocketAddress anyLoopback() {
@@ -326,6 +336,49 @@ TEST_F(ApiRoutesTest, BadDrainBodiesAre400WithTheParserMessage) {
     EXPECT_THAT(errorOf(r), HasSubstr(c.message)) << c.body;
   }
   EXPECT_TRUE(plan_.drains().empty());
+}
+
+// --- POST /api/v1/crisis -----------------------------------------------------------------
+
+TEST_F(ApiRoutesTest, CrisisPassesTheModeToThePlan) {
+  EXPECT_EQ(server_.dispatch(post("/api/v1/crisis", R"({"mode":"union-only"})")).status, 200);
+  EXPECT_EQ(server_.dispatch(post("/api/v1/crisis", R"( {"mode" : "auto"} )")).status, 200);
+  EXPECT_EQ(plan_.crises(), (std::vector<bool>{true, false}));
+}
+
+TEST_F(ApiRoutesTest, CrisisNeedsTheToken) {
+  const HttpResponse none =
+      server_.dispatch(post("/api/v1/crisis", R"({"mode":"union-only"})", std::nullopt));
+  EXPECT_EQ(none.status, 401);
+  const HttpResponse wrong = server_.dispatch(
+      post("/api/v1/crisis", R"({"mode":"union-only"})", "Bearer not-the-right-token-at-all"));
+  EXPECT_EQ(wrong.status, 401);
+  EXPECT_TRUE(plan_.crises().empty());
+}
+
+TEST_F(ApiRoutesTest, BadCrisisBodiesAre400WithTheParserMessage) {
+  struct Case {
+    std::string body;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {"", "empty body"},
+      {"{", "invalid JSON"},
+      {"[]", "expected a JSON object"},
+      {"{}", "missing \"mode\""},
+      {R"({"mode":"union_only"})", "must be \"union-only\" or \"auto\""},
+      {R"({"mode":"UNION-ONLY"})", "must be \"union-only\" or \"auto\""},
+      {R"({"mode":1})", "\"mode\" must be a string"},
+      {R"({"mode":"auto","by":"me"})", "unknown key \"by\""},
+      {R"({"mode":"auto","mode":"union-only"})", "duplicate key \"mode\""},
+      {R"({"mode":"auto","pad":")" + std::string(5000, 'a') + "\"}", "request body too large"},
+  };
+  for (const auto& c : cases) {
+    const HttpResponse r = server_.dispatch(post("/api/v1/crisis", c.body));
+    EXPECT_EQ(r.status, 400) << c.body;
+    EXPECT_THAT(errorOf(r), HasSubstr(c.message)) << c.body;
+  }
+  EXPECT_TRUE(plan_.crises().empty());
 }
 
 // --- parseDrainRequest --------------------------------------------------------------------
