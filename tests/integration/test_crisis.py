@@ -215,7 +215,7 @@ class CrisisDirectiveTest(unittest.TestCase):
 
                 # A newer directive that expires soon: accepted, then back to auto.
                 t = time.time()
-                s.write("union-only", now + 30, t + 3)
+                s.write("union-only", now + 1, int(t) + 3)
                 n = results(d, "accepted")
                 self.wait_count(d, "accepted", n)
                 wait_until(lambda: mode_is(d, "auto"), 10.0)
