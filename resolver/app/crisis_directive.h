@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // One poll of the signed crisis directive: fetch URL and URL + ".sig" (through an injected
 // fetch function), verify the detached Ed25519 signature, parse, offer to the CrisisState.
-// The timer that calls it on the control loop, the state file and the metrics are not wired
-// yet (see the crisis branch report).
+// CrisisControl (crisis_control.h) calls it on its poll thread, with fetchDirectiveAny
+// (file:// and https://).
 #pragma once
 
 #include <functional>
@@ -21,7 +21,8 @@ inline constexpr std::size_t kMaxDirectiveFetchBytes = 8192;
 
 /// file:// URLs (absolute paths) only, at most kMaxDirectiveFetchBytes.
 Result<std::string> fetchFileUrl(const std::string& url);
-/// file:// through fetchFileUrl; https:// is not supported yet (a clear error).
+/// file:// through fetchFileUrl; https:// is refused here (the daemon fetches it with
+/// fetchDirectiveAny in crisis_control.h, which links the HTTPS client).
 Result<std::string> fetchDirectiveUrl(const std::string& url);
 
 struct DirectiveCheck {
