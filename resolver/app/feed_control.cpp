@@ -191,11 +191,11 @@ void FeedControl::applyConfig(const Config& config) {
     }
     if (f == nullptr) {
       f = std::make_unique<Feed>();
-      f->fetcher = makeFetcher(cfg.source);
-      if (f->fetcher == nullptr) {
-        LOG_WARN("feed '%s': %s sources are not implemented yet; the feed is left out",
-                 cfg.name.c_str(), cfg.source.substr(0, cfg.source.find("://")).c_str());
-      }
+    }
+    f->fetcher = makeFetcher(cfg);  // a kept feed too: its ca_file etc. may have changed
+    if (f->fetcher == nullptr) {
+      LOG_WARN("feed '%s': %s sources are not implemented yet; the feed is left out",
+               cfg.name.c_str(), cfg.source.substr(0, cfg.source.find("://")).c_str());
     }
     f->cfg = cfg;
     f->stats = &stats_.feed(cfg.name);
@@ -410,7 +410,7 @@ std::string describeFeedSources(const Config& config) {
   for (const FeedConfig& f : config.feeds) {
     out += "  feed '" + f.name + "': ";
     if (f.source.starts_with("file://")) {
-      auto fetcher = makeFetcher(f.source);
+      auto fetcher = makeFetcher(f);
       auto got = fetcher->fetch("", true);
       if (!got) {
         out += got.error().detail + "\n";

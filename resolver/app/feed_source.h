@@ -12,6 +12,7 @@
 #include <string>
 
 #include "resolver/base/result.h"
+#include "threatfeed/core/feed_config.h"
 
 namespace steadfast::app {
 
@@ -44,8 +45,21 @@ class FileFetcher final : public FeedFetcher {
   size_t max_;
 };
 
-/// The fetcher of `source` (a [[feed]] source URL), or null when its scheme has none yet
-/// (axfr://, https:// until threatfeed/fetch lands: such a feed is logged and left out).
-std::unique_ptr<FeedFetcher> makeFetcher(const std::string& source);
+/// GETs an https:// URL (resolver/io/http_client.h: verified TLS, https-only redirects, size
+/// cap), conditionally with the ETag / Last-Modified of the copy that serves: 304 is
+/// `unchanged`. The version is "ETAG\tLAST-MODIFIED" (either may be empty; both empty: the
+/// body's size, so that every copy is looked at). Credentials are read at each fetch.
+class HttpsFetcher final : public FeedFetcher {
+ public:
+  explicit HttpsFetcher(threatfeed::FeedConfig cfg) : cfg_(std::move(cfg)) {}
+  [[nodiscard]] Result<FeedPayload> fetch(const std::string& last_version, bool force) override;
+
+ private:
+  threatfeed::FeedConfig cfg_;
+};
+
+/// The fetcher of a [[feed]] (chosen by its source's scheme), or null when its scheme has
+/// none yet (such a feed is logged and left out).
+std::unique_ptr<FeedFetcher> makeFetcher(const threatfeed::FeedConfig& feed);
 
 }  // namespace steadfast::app

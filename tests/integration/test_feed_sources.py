@@ -1,0 +1,198 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Network feed sources in the daemon (issue 7): a domain list served over HTTPS by Debian's
+nginx on loopback, with a CA and server certificate made by openssl at test time (setup shared
+with test_https_fetch.py). The list blocks; an unchanged list is a 304 (`unchanged`); an edited
+list blocks its new name after SIGHUP; a CA that does not sign the server's certificate is a
+fetch error and the old list keeps blocking."""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import dns.rcode  # noqa: E402
+
+from harness import (Steadfast, Unbound, _kill_pid, _pdeathsig, _register_child,  # noqa: E402
+                     free_port, require_tool, wait_until)
+from test_https_fetch import make_ca, make_server_cert  # noqa: E402
+
+ZONE = "example.test"
+
+
+def write(path: str, text: str) -> None:
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def read(path: str) -> str:
+    with open(path) as f:
+        return f.read()
+
+
+def start_nginx(d: str, www: str, port: int) -> subprocess.Popen:
+    conf = os.path.join(d, "nginx.conf")
+    write(conf, f"""
+daemon off;
+master_process off;
+worker_processes 1;
+pid {d}/nginx.pid;
+error_log {d}/error.log info;
+events {{ worker_connections 64; }}
+http {{
+  access_log {d}/access.log;
+  client_body_temp_path {d}/tmp_body;
+  proxy_temp_path {d}/tmp_proxy;
+  fastcgi_temp_path {d}/tmp_fcgi;
+  uwsgi_temp_path {d}/tmp_uwsgi;
+  scgi_temp_path {d}/tmp_scgi;
+  types {{ text/plain txt; }}
+  server {{
+    listen 127.0.0.1:{port} ssl;
+    ssl_certificate {d}/server.pem;
+    ssl_certificate_key {d}/server.key;
+    root {www};
+    etag on;
+  }}
+}}
+""")
+    proc = subprocess.Popen([require_tool("/usr/sbin/nginx", "nginx-light"), "-c", conf, "-p", d],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            preexec_fn=_pdeathsig)
+    _register_child(proc)
+
+    def up() -> bool:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return True
+        except OSError:
+            return False
+    if not wait_until(up, 10):
+        raise AssertionError("nginx did not start: " + open(f"{d}/error.log").read())
+    return proc
+
+
+class HttpsFeedTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls) -> None:
+        require_tool("openssl", "openssl")
+        cls.dir = tempfile.mkdtemp(prefix="sf-feedsrc-")
+        d = cls.dir
+        make_ca(d, "ca")
+        make_ca(d, "otherca")
+        make_server_cert(d, "ca")
+        cls.www = os.path.join(d, "www")
+        os.makedirs(cls.www)
+        cls.list = os.path.join(cls.www, "list.txt")
+        write(cls.list, "".join(f"{n}.{ZONE}\n" for n in ["bad"] + [f"pad{i}" for i in range(9)]))
+        cls.port = free_port()
+        cls.nginx = start_nginx(d, cls.www, cls.port)
+        names = ["www", "bad", "newbad", "later", "polled"]
+        cls.unbound = Unbound(zone=ZONE, records={n: ("A", "127.0.0.10") for n in names}).start()
+        cls.feed = {"name": "web", "type": "domains",
+                    "source": f"https://127.0.0.1:{cls.port}/list.txt",
+                    "ca_file": os.path.join(d, "ca.pem"), "max_size": "1MiB", "refresh": "1h"}
+        write(os.path.join(cls.www, "polled.txt"), f"polled.{ZONE}\n")
+        cls.polled = {"name": "polled", "type": "domains",
+                      "source": f"https://127.0.0.1:{cls.port}/polled.txt",
+                      "ca_file": os.path.join(d, "ca.pem"), "refresh": "1s"}
+        cls.sf = Steadfast([cls.unbound.uri], feed=[dict(cls.feed), dict(cls.polled)])
+
+    @classmethod
+    def tearDownClass(cls) -> None:
+        cls.sf.close()
+        cls.unbound.stop()
+        _kill_pid(cls.nginx)
+        shutil.rmtree(cls.dir, ignore_errors=True)
+
+    def q(self, name: str):
+        return self.sf.query(f"{name}.{ZONE}.", "A")
+
+    def updates(self, result: str) -> float:
+        return self.sf.metric("steadfast_feed_updates_total", feed="web", result=result) or 0
+
+    def blocked(self, name: str) -> bool:
+        msg = self.q(name)
+        ede = [o for o in msg.options if int(o.otype) == 15]
+        return (msg.rcode() == dns.rcode.NXDOMAIN and len(ede) == 1 and
+                ede[0].text == "blocked by feed web")
+
+    def sighup_and_wait(self, result: str) -> None:
+        before = self.updates(result)
+        self.sf.signal(signal.SIGHUP)
+        self.assertTrue(wait_until(lambda: self.updates(result) > before, timeout=15),
+                        self.sf.log())
+
+    def test_https_list_blocks_updates_and_survives_untrusted_cert(self) -> None:
+        self.assertTrue(wait_until(lambda: self.updates("ok") >= 1, timeout=15), self.sf.log())
+        self.assertTrue(self.blocked("bad"))
+        self.assertEqual(self.q("www").rcode(), dns.rcode.NOERROR)
+        self.assertEqual(self.sf.metric("steadfast_feed_entries", feed="web"), 10)
+
+        # An edited list: fetched again (a new ETag), the new name blocks.
+        write(self.list, read(self.list) + f"newbad.{ZONE}\n")
+        self.sighup_and_wait("ok")
+        self.assertTrue(self.blocked("newbad"))
+        self.assertTrue(self.blocked("bad"))
+        self.assertIn('"GET /list.txt HTTP/1.1" 200',
+                      read(os.path.join(self.dir, "access.log")))
+
+        # A CA that did not sign the server certificate: the fetch fails, the old list stays.
+        write(self.list, read(self.list) + f"later.{ZONE}\n")
+        cfg = dict(self.feed, ca_file=os.path.join(self.dir, "otherca.pem"))
+        before = self.updates("error")
+        self.sf.reload(feed=[cfg, dict(self.polled)])
+        self.assertTrue(wait_until(lambda: self.updates("error") > before, timeout=15),
+                        self.sf.log())
+        self.assertIn("feed 'web'", self.sf.log())
+        self.assertTrue(self.blocked("newbad"))
+        self.assertFalse(self.blocked("later"))
+
+        # The right CA again: the list with the later name is taken.
+        self.sf.reload(feed=[dict(self.feed), dict(self.polled)])
+        self.assertTrue(wait_until(lambda: self.blocked("later"), timeout=15), self.sf.log())
+
+
+    def test_refresh_sends_conditional_get_and_304_is_unchanged(self) -> None:
+        def count(result: str) -> float:
+            return self.sf.metric("steadfast_feed_updates_total", feed="polled",
+                                  result=result) or 0
+        self.assertTrue(wait_until(lambda: count("ok") >= 1, timeout=15), self.sf.log())
+        ok, unchanged = count("ok"), count("unchanged")
+        # The 1 s schedule polls again: a conditional GET, answered 304, counted unchanged.
+        self.assertTrue(wait_until(lambda: count("unchanged") > unchanged, timeout=15),
+                        self.sf.log())
+        self.assertEqual(count("ok"), ok)
+        self.assertIn('"GET /polled.txt HTTP/1.1" 304', read(os.path.join(self.dir, "access.log")))
+        self.assertEqual(self.q("polled").rcode(), dns.rcode.NXDOMAIN)
+
+
+class HttpsFeedConfigTest(unittest.TestCase):
+    def test_bad_credentials_file_is_a_config_error(self) -> None:
+        from harness import run_steadfast
+        tmp = tempfile.mkdtemp(prefix="sf-feedsrc-cfg-")
+        creds = os.path.join(tmp, "creds")
+        write(creds, "password hunter2\n")
+        path = os.path.join(tmp, "steadfast.toml")
+        write(path, '[[tier]]\nname = "p"\nupstreams = ["dns://127.0.0.1:53"]\n\n'
+                    '[[feed]]\nname = "x"\ntype = "domains"\n'
+                    'source = "https://127.0.0.1:1/list.txt"\n'
+                    f'credentials_file = "{creds}"\n'
+                    'max_size = "1MiB"\n')
+        res = run_steadfast("--check-config", "-c", path)
+        self.assertEqual(res.returncode, 1, res.stdout + res.stderr)
+        self.assertIn(f"{path}:9:20: 'credentials_file' in [[feed]]", res.stdout + res.stderr)
+        # An unreachable https source is not a config error.
+        write(creds, "bearer t0ken\n")
+        res = run_steadfast("--check-config", "-c", path)
+        self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
