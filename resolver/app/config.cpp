@@ -29,6 +29,7 @@
 #include "resolver/base/socket_address.h"
 #include "resolver/base/units.h"
 #include "resolver/io/http_client.h"
+#include "threatfeed/fetch/tsig.h"
 
 namespace steadfast::app {
 
@@ -896,7 +897,12 @@ void parseFeed(const Section& s, std::map<std::string, uint32_t>& names, Config&
   } else if (s.readString("source", feed.source)) {
     checkFeedSource(s, feed);
   }
-  s.readString("tsig_file", feed.tsig_file);
+  if (s.readString("tsig_file", feed.tsig_file)) {
+    auto key = fetch::loadTsigKeyFile(feed.tsig_file);  // its errors name FILE:LINE:COL
+    if (!key) {
+      s.diag().add(*s.find("tsig_file"), s.where("tsig_file") + ": " + key.error().detail);
+    }
+  }
   s.readDuration("refresh", true, feed.refresh);
   std::string action;
   if (s.readString("action", action)) {

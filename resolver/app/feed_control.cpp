@@ -192,7 +192,13 @@ void FeedControl::applyConfig(const Config& config) {
     if (f == nullptr) {
       f = std::make_unique<Feed>();
     }
-    f->fetcher = makeFetcher(cfg);  // a kept feed too: its ca_file etc. may have changed
+    // A kept feed keeps its fetcher (an axfr:// one its zone, for IXFR) unless how it fetches
+    // changed.
+    if (f->fetcher == nullptr || f->cfg.ca_file != cfg.ca_file ||
+        f->cfg.credentials_file != cfg.credentials_file || f->cfg.max_size != cfg.max_size ||
+        f->cfg.tsig_file != cfg.tsig_file) {
+      f->fetcher = makeFetcher(cfg);
+    }
     if (f->fetcher == nullptr) {
       LOG_WARN("feed '%s': %s sources are not implemented yet; the feed is left out",
                cfg.name.c_str(), cfg.source.substr(0, cfg.source.find("://")).c_str());

@@ -98,6 +98,45 @@ Result<FeedPayload> HttpsFetcher::fetch(const std::string& last_version, bool fo
   return p;
 }
 
+AxfrFetcher::AxfrFetcher(threatfeed::FeedConfig cfg)
+    : cfg_(std::move(cfg)), target_(fetch::parseAxfrUri(cfg_.source)) {
+  if (!cfg_.tsig_file.empty()) {
+    key_ = fetch::loadTsigKeyFile(cfg_.tsig_file);
+  }
+}
+
+Result<FeedPayload> AxfrFetcher::fetch(const std::string& last_version, bool force) {
+  if (!target_) {
+    return makeError(target_.error().code, cfg_.source + ": " + target_.error().detail);
+  }
+  fetch::XfrOptions opt;
+  if (key_) {
+    if (!*key_) {
+      return makeError(Errc::Io, key_->error().detail);
+    }
+    opt.key = &**key_;
+  }
+  auto r = fetch::transfer(*target_, zone_.serial, opt, clock_);
+  if (!r) {
+    return makeError(r.error().code, cfg_.source + ": " + r.error().detail);
+  }
+  fetch::ZoneCopy next = zone_;
+  if (auto st = next.apply(*r); !st) {
+    return makeError(st.error().code, cfg_.source + ": " + st.error().detail);
+  }
+  zone_ = std::move(next);
+  FeedPayload p;
+  p.origin = cfg_.source;
+  p.fetched = std::chrono::system_clock::now();
+  p.version = zone_.serial ? "serial " + std::to_string(*zone_.serial) : "";
+  if (!force && p.version == last_version) {
+    p.unchanged = true;
+    return p;
+  }
+  p.bytes = zone_.toMasterFile();
+  return p;
+}
+
 std::unique_ptr<FeedFetcher> makeFetcher(const threatfeed::FeedConfig& feed) {
   constexpr size_t kMaxFeedBytes = size_t{1} << 30U;  // 1 GiB: far over 5M names
   if (feed.source.starts_with("file://")) {
@@ -105,6 +144,9 @@ std::unique_ptr<FeedFetcher> makeFetcher(const threatfeed::FeedConfig& feed) {
   }
   if (feed.source.starts_with("https://")) {
     return std::make_unique<HttpsFetcher>(feed);
+  }
+  if (feed.source.starts_with("axfr://")) {
+    return std::make_unique<AxfrFetcher>(feed);
   }
   return nullptr;
 }

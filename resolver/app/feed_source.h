@@ -13,6 +13,7 @@
 
 #include "resolver/base/result.h"
 #include "threatfeed/core/feed_config.h"
+#include "threatfeed/fetch/xfr.h"
 
 namespace steadfast::app {
 
@@ -56,6 +57,22 @@ class HttpsFetcher final : public FeedFetcher {
 
  private:
   threatfeed::FeedConfig cfg_;
+};
+
+/// Transfers an axfr:// RPZ zone: AXFR first, then IXFR from the serial it keeps (ZoneCopy);
+/// TSIG-signed when the feed has a `tsig_file` (loaded when the fetcher is made). The bytes are
+/// the zone as a master file, for the RPZ parser; the version is the SOA serial.
+class AxfrFetcher final : public FeedFetcher {
+ public:
+  explicit AxfrFetcher(threatfeed::FeedConfig cfg);
+  [[nodiscard]] Result<FeedPayload> fetch(const std::string& last_version, bool force) override;
+
+ private:
+  threatfeed::FeedConfig cfg_;
+  Result<fetch::XfrTarget> target_;
+  std::optional<Result<fetch::TsigKey>> key_;
+  fetch::ZoneCopy zone_;
+  SystemClock clock_;
 };
 
 /// The fetcher of a [[feed]] (chosen by its source's scheme), or null when its scheme has

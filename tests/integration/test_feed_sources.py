@@ -1,5 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Network feed sources in the daemon (issue 7): a domain list served over HTTPS by Debian's
+"""Network feed sources in the daemon (issue 7): an RPZ zone served by Debian's knotd over
+axfr:// (setup shared with test_xfr_fetch.py) blocks, and after a bumped serial and SIGHUP the
+new name blocks through an IXFR (knot's log). A domain list served over HTTPS by Debian's
 nginx on loopback, with a CA and server certificate made by openssl at test time (setup shared
 with test_https_fetch.py). The list blocks; an unchanged list is a 304 (`unchanged`); an edited
 list blocks its new name after SIGHUP; a CA that does not sign the server's certificate is a
@@ -21,6 +23,7 @@ import dns.rcode  # noqa: E402
 from harness import (Steadfast, Unbound, _kill_pid, _pdeathsig, _register_child,  # noqa: E402
                      free_port, require_tool, wait_until)
 from test_https_fetch import make_ca, make_server_cert  # noqa: E402
+import test_xfr_fetch as xfr  # noqa: E402
 
 ZONE = "example.test"
 
@@ -172,8 +175,63 @@ class HttpsFeedTest(unittest.TestCase):
         self.assertEqual(self.q("polled").rcode(), dns.rcode.NXDOMAIN)
 
 
-class HttpsFeedConfigTest(unittest.TestCase):
-    def test_bad_credentials_file_is_a_config_error(self) -> None:
+def rpz_text(serial: int, names) -> str:
+    lines = [f"$ORIGIN {xfr.ZONE}", "$TTL 60",
+             f"@ SOA ns.rpz.example. host.rpz.example. {serial} 600 60 86400 60",
+             "@ NS ns.rpz.example."]
+    lines += [f"{n}.{ZONE} CNAME ." for n in names]
+    return "\n".join(lines) + "\n"
+
+
+class AxfrFeedTest(unittest.TestCase):
+    """knotd as the RPZ primary; the knot setup methods of test_xfr_fetch.XfrFetchTest."""
+    write_conf = xfr.XfrFetchTest.write_conf
+    start_knot = xfr.XfrFetchTest.start_knot
+    stop_knot = xfr.XfrFetchTest.stop_knot
+    knot_log = xfr.XfrFetchTest.knot_log
+    reload = xfr.XfrFetchTest.reload
+
+    def setUp(self) -> None:
+        xfr.XfrFetchTest.setUp(self)
+        self.unbound = Unbound(zone=ZONE, records={n: ("A", "127.0.0.10")
+                                                   for n in ("www", "bad", "new")}).start()
+        self.sf = None
+
+    def tearDown(self) -> None:
+        if self.sf is not None:
+            self.sf.close()
+        self.unbound.stop()
+        xfr.XfrFetchTest.tearDown(self)
+
+    def blocked(self, name: str) -> bool:
+        msg = self.sf.query(f"{name}.{ZONE}.", "A")
+        ede = [o for o in msg.options if int(o.otype) == 15]
+        return (msg.rcode() == dns.rcode.NXDOMAIN and len(ede) == 1 and
+                ede[0].text == "blocked by feed hub-rpz")
+
+    def test_axfr_then_ixfr_after_sighup(self) -> None:
+        write(self.zone_file, rpz_text(1, ["bad", "pad1", "pad2"]))
+        self.start_knot()
+        self.sf = Steadfast([self.unbound.uri], feed=[
+            {"name": "hub-rpz", "type": "rpz", "refresh": "1h",
+             "source": f"axfr://127.0.0.1:{self.port}/{xfr.ZONE}"}])
+        self.assertTrue(wait_until(lambda: self.blocked("bad"), timeout=15), self.sf.log())
+        self.assertFalse(self.blocked("new"))
+        self.assertIn("AXFR", self.knot_log())
+
+        write(self.zone_file, rpz_text(2, ["bad", "pad1", "pad2", "new"]))
+        self.reload(2)
+        self.sf.signal(signal.SIGHUP)
+        self.assertTrue(wait_until(lambda: self.blocked("new"), timeout=15), self.sf.log())
+        self.assertTrue(self.blocked("bad"))
+        log = self.knot_log()
+        self.assertIn("IXFR", log)
+        axfr_started = [ln for ln in log.splitlines() if "AXFR" in ln and "started" in ln]
+        self.assertEqual(len(axfr_started), 1, log)
+
+
+class FeedConfigTest(unittest.TestCase):
+    def test_bad_credentials_and_tsig_files_are_config_errors(self) -> None:
         from harness import run_steadfast
         tmp = tempfile.mkdtemp(prefix="sf-feedsrc-cfg-")
         creds = os.path.join(tmp, "creds")
@@ -191,6 +249,16 @@ class HttpsFeedConfigTest(unittest.TestCase):
         write(creds, "bearer t0ken\n")
         res = run_steadfast("--check-config", "-c", path)
         self.assertEqual(res.returncode, 0, res.stdout + res.stderr)
+        # A malformed tsig_file: the error names the key file's line and column.
+        key = os.path.join(tmp, "bad.key")
+        write(key, 'key "k." {\n\talgorithm hmac-md5;\n\tsecret "AAAA";\n};\n')
+        write(path, '[[tier]]\nname = "p"\nupstreams = ["dns://127.0.0.1:53"]\n\n'
+                    '[[feed]]\nname = "x"\ntype = "rpz"\n'
+                    'source = "axfr://127.0.0.1:1/rpz.example"\n'
+                    f'tsig_file = "{key}"\n')
+        res = run_steadfast("--check-config", "-c", path)
+        self.assertEqual(res.returncode, 1, res.stdout + res.stderr)
+        self.assertIn(f"{path}:9:13: 'tsig_file' in [[feed]]: {key}:2:", res.stdout + res.stderr)
         shutil.rmtree(tmp, ignore_errors=True)
 
 
