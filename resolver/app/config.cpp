@@ -863,10 +863,11 @@ void checkFeedSource(const Section& s, const FeedConfig& feed) {
 // `ca_file`, `credentials_file`, `max_size` (https:// sources): files read now, so a missing
 // or malformed one stops the start instead of failing every fetch.
 void checkFeedHttps(const Section& s, FeedConfig& feed) {
-  if (s.readString("ca_file", feed.ca_file) && !std::ifstream(feed.ca_file).good()) {
+  if (s.readString("ca_file", feed.ca_file) && !feed.ca_file.empty() &&
+      !std::ifstream(feed.ca_file).good()) {
     s.diag().add(*s.find("ca_file"), s.where("ca_file") + ": cannot read " + quote(feed.ca_file));
   }
-  if (s.readString("credentials_file", feed.credentials_file)) {
+  if (s.readString("credentials_file", feed.credentials_file) && !feed.credentials_file.empty()) {
     auto creds = io::loadHttpCredentials(feed.credentials_file);
     if (!creds) {
       s.diag().add(*s.find("credentials_file"),
@@ -897,7 +898,7 @@ void parseFeed(const Section& s, std::map<std::string, uint32_t>& names, Config&
   } else if (s.readString("source", feed.source)) {
     checkFeedSource(s, feed);
   }
-  if (s.readString("tsig_file", feed.tsig_file)) {
+  if (s.readString("tsig_file", feed.tsig_file) && !feed.tsig_file.empty()) {
     auto key = fetch::loadTsigKeyFile(feed.tsig_file);  // its errors name FILE:LINE:COL
     if (!key) {
       s.diag().add(*s.find("tsig_file"), s.where("tsig_file") + ": " + key.error().detail);

@@ -13,6 +13,7 @@
 #include "threatfeed/core/lists.h"
 #include "threatfeed/core/names.h"
 #include "threatfeed/core/rpz.h"
+#include "threatfeed/fetch/store.h"
 
 namespace steadfast::app {
 namespace {
@@ -232,6 +233,32 @@ bool FeedControl::update(Feed& f, bool force) {
     return false;
   }
   f.seen_version = got->version;
+  return accept(f, *got, false);
+}
+
+void FeedControl::loadStored(Feed& f) {
+  if (f.has_accepted || f.fetcher == nullptr || f.cfg.source.starts_with("file://")) {
+    return;
+  }
+  auto stored = fetch::FeedStore(config_.state.dir).load(f.cfg.name);
+  if (!stored) {
+    LOG_INFO("feed '%s': no stored copy (%s)", f.cfg.name.c_str(), stored.error().detail.c_str());
+    return;
+  }
+  if (stored->meta.source != f.cfg.source) {
+    LOG_INFO("feed '%s': the stored copy is of another source (%s), not used", f.cfg.name.c_str(),
+             stored->meta.source.c_str());
+    return;
+  }
+  FeedPayload p;
+  p.origin = fetch::FeedStore(config_.state.dir).pathOf(f.cfg.name);
+  p.bytes = stored->body;
+  f.fetcher->restore(stored->body);
+  (void)accept(f, p, true);
+}
+
+bool FeedControl::accept(Feed& f, FeedPayload& payload, bool from_store) {
+  FeedPayload* got = &payload;
   threatfeed::FeedEntries entries = parseFeed(f.cfg, got->bytes);
   threatfeed::GuardConfig guard;
   guard.public_suffixes = suffixes_ ? &*suffixes_ : nullptr;
@@ -260,6 +287,17 @@ bool FeedControl::update(Feed& f, bool force) {
         static_cast<unsigned long long>(f.accepted_size),
         f.has_accepted ? "the previous copy keeps blocking" : "nothing blocked yet");
     return false;
+  }
+  if (!from_store && !f.cfg.source.starts_with("file://")) {
+    fetch::StoredFeed copy;
+    copy.meta.source = f.cfg.source;
+    copy.meta.stored_unix =
+        std::chrono::duration_cast<Seconds>(clock_.wallNow().time_since_epoch()).count();
+    copy.body = got->bytes;
+    if (auto st = fetch::FeedStore(config_.state.dir).save(f.cfg.name, copy); !st) {
+      LOG_WARN("feed '%s': the accepted copy is not stored: %s", f.cfg.name.c_str(),
+               st.error().detail.c_str());
+    }
   }
   f.accepted = std::move(got->bytes);
   f.accepted_size = report.accepted;
@@ -339,6 +377,7 @@ void FeedControl::buildAndPublish() {
 void FeedControl::start(const Config& config) {
   applyConfig(config);
   for (auto& f : feeds_) {
+    loadStored(*f);  // before any fetch: a restart with the source down still blocks
     (void)update(*f, true);
   }
   buildAndPublish();
@@ -393,6 +432,9 @@ void FeedControl::threadMain() {
     if (request.has_value()) {
       if (request->config.has_value()) {
         applyConfig(*request->config);
+        for (auto& f : feeds_) {
+          loadStored(*f);  // a feed added by the reload
+        }
       }
       changed = true;  // a reload may change allow names, actions or the feed list
       for (auto& f : feeds_) {

@@ -94,6 +94,11 @@ class FeedControl {
   void applyConfig(const Config& config);
   /// Fetches, parses and guards feed `f`; true when its accepted copy changed.
   bool update(Feed& f, bool force);
+  /// Parses, guards and (when it passes) takes `got` as the feed's copy; a network feed's copy
+  /// is then saved to the FeedStore.
+  bool accept(Feed& f, FeedPayload& got, bool from_store);
+  /// A network feed not yet serving: its stored copy, before any fetch.
+  void loadStored(Feed& f);
   void buildAndPublish();
 
   pipeline::BlockHolder& holder_;

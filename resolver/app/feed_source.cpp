@@ -137,6 +137,12 @@ Result<FeedPayload> AxfrFetcher::fetch(const std::string& last_version, bool for
   return p;
 }
 
+void AxfrFetcher::restore(const std::string& bytes) {
+  if (auto z = fetch::ZoneCopy::fromMasterFile(bytes)) {
+    zone_ = std::move(*z);
+  }
+}
+
 std::unique_ptr<FeedFetcher> makeFetcher(const threatfeed::FeedConfig& feed) {
   constexpr size_t kMaxFeedBytes = size_t{1} << 30U;  // 1 GiB: far over 5M names
   if (feed.source.starts_with("file://")) {

@@ -33,6 +33,9 @@ class FeedFetcher {
   /// none); a fetcher may then answer `unchanged`. `force`: an operator refresh (SIGHUP): never
   /// answer unchanged.
   [[nodiscard]] virtual Result<FeedPayload> fetch(const std::string& last_version, bool force) = 0;
+  /// Takes the stored copy (`bytes` as it was accepted) as where to go on from: an axfr://
+  /// fetcher its zone, so the first transfer is an IXFR. Default: nothing to keep.
+  virtual void restore(const std::string& bytes) { (void)bytes; }
 };
 
 /// Reads a local file, at most `max_bytes` of it (a larger file is an error, not truncated).
@@ -66,6 +69,7 @@ class AxfrFetcher final : public FeedFetcher {
  public:
   explicit AxfrFetcher(threatfeed::FeedConfig cfg);
   [[nodiscard]] Result<FeedPayload> fetch(const std::string& last_version, bool force) override;
+  void restore(const std::string& bytes) override;
 
  private:
   threatfeed::FeedConfig cfg_;

@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """Network feed sources in the daemon (issue 7): an RPZ zone served by Debian's knotd over
 axfr:// (setup shared with test_xfr_fetch.py) blocks, and after a bumped serial and SIGHUP the
-new name blocks through an IXFR (knot's log). A domain list served over HTTPS by Debian's
+new name blocks through an IXFR (knot's log); with the primary down, a restart still blocks
+from the stored copy. A domain list served over HTTPS by Debian's
 nginx on loopback, with a CA and server certificate made by openssl at test time (setup shared
 with test_https_fetch.py). The list blocks; an unchanged list is a 304 (`unchanged`); an edited
 list blocks its new name after SIGHUP; a CA that does not sign the server's certificate is a
@@ -140,7 +141,8 @@ class HttpsFeedTest(unittest.TestCase):
         # An edited list: fetched again (a new ETag), the new name blocks.
         write(self.list, read(self.list) + f"newbad.{ZONE}\n")
         self.sighup_and_wait("ok")
-        self.assertTrue(self.blocked("newbad"))
+        # The counter moves when the copy is accepted, the index is published just after.
+        self.assertTrue(wait_until(lambda: self.blocked("newbad"), timeout=15), self.sf.log())
         self.assertTrue(self.blocked("bad"))
         self.assertIn('"GET /list.txt HTTP/1.1" 200',
                       read(os.path.join(self.dir, "access.log")))
@@ -212,9 +214,11 @@ class AxfrFeedTest(unittest.TestCase):
     def test_axfr_then_ixfr_after_sighup(self) -> None:
         write(self.zone_file, rpz_text(1, ["bad", "pad1", "pad2"]))
         self.start_knot()
-        self.sf = Steadfast([self.unbound.uri], feed=[
-            {"name": "hub-rpz", "type": "rpz", "refresh": "1h",
-             "source": f"axfr://127.0.0.1:{self.port}/{xfr.ZONE}"}])
+        feed = [{"name": "hub-rpz", "type": "rpz", "refresh": "1h",
+                 "source": f"axfr://127.0.0.1:{self.port}/{xfr.ZONE}"}]
+        state = {"dir": os.path.join(self.dir, "sf-state")}
+        os.makedirs(state["dir"])
+        self.sf = Steadfast([self.unbound.uri], feed=feed, state=state)
         self.assertTrue(wait_until(lambda: self.blocked("bad"), timeout=15), self.sf.log())
         self.assertFalse(self.blocked("new"))
         self.assertIn("AXFR", self.knot_log())
@@ -228,6 +232,17 @@ class AxfrFeedTest(unittest.TestCase):
         self.assertIn("IXFR", log)
         axfr_started = [ln for ln in log.splitlines() if "AXFR" in ln and "started" in ln]
         self.assertEqual(len(axfr_started), 1, log)
+
+        # Every accepted copy is stored: a restart with the primary down still blocks both
+        # names from disk, and the failed transfer is an error, not a config error.
+        self.assertTrue(os.path.exists(os.path.join(state["dir"], "feeds", "hub-rpz.feed")))
+        self.stop_knot()
+        self.sf.close()
+        self.sf = Steadfast([self.unbound.uri], feed=feed, state=state)
+        self.assertTrue(self.blocked("new"), self.sf.log())
+        self.assertTrue(self.blocked("bad"))
+        self.assertGreaterEqual(self.sf.metric("steadfast_feed_updates_total", feed="hub-rpz",
+                                               result="error") or 0, 1)
 
 
 class FeedConfigTest(unittest.TestCase):
