@@ -88,6 +88,18 @@ void FeedSchedule::done(size_t i, MonoTime now) {
   }
 }
 
+void FeedSchedule::failed(size_t i, MonoTime now, uint32_t failures) {
+  if (i >= due_.size()) {
+    return;
+  }
+  Nanos delay = std::chrono::seconds(2);
+  const Nanos cap = std::min<Nanos>(periods_[i], std::chrono::minutes(5));
+  for (uint32_t k = 1; k < failures && delay < cap; ++k) {
+    delay *= 2;
+  }
+  due_[i] = now + std::min(delay, cap);
+}
+
 std::vector<size_t> FeedSchedule::due(MonoTime now) const {
   std::vector<size_t> out;
   for (size_t i = 0; i < due_.size(); ++i) {
@@ -159,7 +171,8 @@ struct FeedControl::Feed {
   pipeline::FeedStats* stats = nullptr;
   std::string seen_version;  // the copy last looked at, accepted or not
   bool has_accepted = false;
-  std::string accepted;  // bytes of the last accepted copy
+  uint32_t failures = 0;  // fetches failed in a row (the schedule backs off)
+  std::string accepted;   // bytes of the last accepted copy
   uint64_t accepted_size = 0;
 };
 
@@ -222,6 +235,7 @@ bool FeedControl::update(Feed& f, bool force) {
     return false;
   }
   auto got = f.fetcher->fetch(f.seen_version, force);
+  f.failures = got ? 0 : f.failures + 1;
   if (!got) {
     f.stats->updates[static_cast<size_t>(pipeline::FeedUpdateResult::Error)].inc();
     LOG_ERROR("feed '%s': %s; %s", f.cfg.name.c_str(), got.error().detail.c_str(),
@@ -380,8 +394,18 @@ void FeedControl::start(const Config& config) {
     loadStored(*f);  // before any fetch: a restart with the source down still blocks
     (void)update(*f, true);
   }
+  retryFailed();
   buildAndPublish();
   thread_ = std::thread([this] { threadMain(); });
+}
+
+void FeedControl::retryFailed() {
+  const MonoTime now = clock_.now();
+  for (size_t i = 0; i < feeds_.size(); ++i) {
+    if (feeds_[i]->failures > 0) {
+      schedule_.failed(i, now, feeds_[i]->failures);
+    }
+  }
 }
 
 void FeedControl::reload(const Config& config) {
@@ -440,11 +464,16 @@ void FeedControl::threadMain() {
       for (auto& f : feeds_) {
         changed = update(*f, request->force) || changed;
       }
+      retryFailed();
     } else {
       const MonoTime now = clock_.now();
       for (const size_t i : schedule_.due(now)) {
         changed = update(*feeds_[i], false) || changed;
-        schedule_.done(i, now);
+        if (feeds_[i]->failures > 0) {
+          schedule_.failed(i, now, feeds_[i]->failures);
+        } else {
+          schedule_.done(i, now);
+        }
       }
     }
     if (changed) {

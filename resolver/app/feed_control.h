@@ -42,6 +42,9 @@ class FeedSchedule {
   void reset(const std::vector<Nanos>& periods, MonoTime now);
   /// Marks feed `i` done at `now`: next due one period later.
   void done(size_t i, MonoTime now);
+  /// Feed `i`'s fetch failed for the `failures`-th time in a row at `now`: due again after
+  /// 2 s doubling per failure, capped by its period and 5 minutes.
+  void failed(size_t i, MonoTime now, uint32_t failures);
   /// The feeds due at `now`.
   [[nodiscard]] std::vector<size_t> due(MonoTime now) const;
   /// The earliest due time (MonoTime::max() with no feed).
@@ -99,6 +102,8 @@ class FeedControl {
   bool accept(Feed& f, FeedPayload& got, bool from_store);
   /// A network feed not yet serving: its stored copy, before any fetch.
   void loadStored(Feed& f);
+  /// Feeds whose last fetch failed: due again after their backoff, not a whole period.
+  void retryFailed();
   void buildAndPublish();
 
   pipeline::BlockHolder& holder_;

@@ -2,7 +2,7 @@
 """Network feed sources in the daemon (issue 7): an RPZ zone served by Debian's knotd over
 axfr:// (setup shared with test_xfr_fetch.py) blocks, and after a bumped serial and SIGHUP the
 new name blocks through an IXFR (knot's log); with the primary down, a restart still blocks
-from the stored copy. A domain list served over HTTPS by Debian's
+from the stored copy, and the primary back is retried with backoff. A domain list served over HTTPS by Debian's
 nginx on loopback, with a CA and server certificate made by openssl at test time (setup shared
 with test_https_fetch.py). The list blocks; an unchanged list is a 304 (`unchanged`); an edited
 list blocks its new name after SIGHUP; a CA that does not sign the server's certificate is a
@@ -196,7 +196,7 @@ class AxfrFeedTest(unittest.TestCase):
     def setUp(self) -> None:
         xfr.XfrFetchTest.setUp(self)
         self.unbound = Unbound(zone=ZONE, records={n: ("A", "127.0.0.10")
-                                                   for n in ("www", "bad", "new")}).start()
+                                                   for n in ("www", "bad", "new", "later")}).start()
         self.sf = None
 
     def tearDown(self) -> None:
@@ -243,6 +243,12 @@ class AxfrFeedTest(unittest.TestCase):
         self.assertTrue(self.blocked("bad"))
         self.assertGreaterEqual(self.sf.metric("steadfast_feed_updates_total", feed="hub-rpz",
                                                result="error") or 0, 1)
+
+        # The primary back with serial 3: the failed feed is retried with backoff (2 s, 4 s,
+        # ...), long before its 1 h refresh, and the new name blocks without a SIGHUP.
+        write(self.zone_file, rpz_text(3, ["bad", "pad1", "pad2", "new", "later"]))
+        self.start_knot()
+        self.assertTrue(wait_until(lambda: self.blocked("later"), timeout=40), self.sf.log())
 
 
 class FeedConfigTest(unittest.TestCase):
