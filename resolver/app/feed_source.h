@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // The source step of a feed, pluggable: FeedControl asks a FeedFetcher for the feed's bytes
-// and knows nothing of where they come from. This file has the file:// fetcher; the network
-// sources of threatfeed/fetch (AXFR/IXFR, HTTPS, the on-disk store) plug in as further
-// fetchers chosen by scheme in makeFetcher(). A fetcher may block (a read, a transfer): it
-// runs on the feed build thread, never on a worker or the control loop.
+// and knows nothing of where they come from. Fetchers chosen by scheme in makeFetcher():
+// file:// (FileFetcher), https:// (HttpsFetcher, resolver/io) and axfr:// (AxfrFetcher,
+// threatfeed/fetch). The on-disk store is FeedControl's. A fetcher may block (a read, a transfer):
+// it runs on the feed build thread, never on a worker or the control loop.
 #pragma once
 
 #include <chrono>
