@@ -28,6 +28,8 @@
 #include "resolver/base/cidr.h"
 #include "resolver/base/socket_address.h"
 #include "resolver/base/units.h"
+#include "resolver/io/http_client.h"
+#include "threatfeed/fetch/tsig.h"
 
 namespace steadfast::app {
 
@@ -858,9 +860,32 @@ void checkFeedSource(const Section& s, const FeedConfig& feed) {
   }
 }
 
+// `ca_file`, `credentials_file`, `max_size` (https:// sources): files read now, so a missing
+// or malformed one stops the start instead of failing every fetch.
+void checkFeedHttps(const Section& s, FeedConfig& feed) {
+  if (s.readString("ca_file", feed.ca_file) && !feed.ca_file.empty() &&
+      !std::ifstream(feed.ca_file).good()) {
+    s.diag().add(*s.find("ca_file"), s.where("ca_file") + ": cannot read " + quote(feed.ca_file));
+  }
+  if (s.readString("credentials_file", feed.credentials_file) && !feed.credentials_file.empty()) {
+    auto creds = io::loadHttpCredentials(feed.credentials_file);
+    if (!creds) {
+      s.diag().add(*s.find("credentials_file"),
+                   s.where("credentials_file") + ": " + creds.error().detail);
+    }
+  }
+  s.readSize("max_size", 1, feed.max_size);
+  const bool https = feed.source.starts_with("https://");
+  for (const char* key : {"ca_file", "credentials_file", "max_size"}) {
+    if (!https && s.find(key) != nullptr) {
+      s.diag().add(*s.find(key), s.where(key) + " applies to https:// sources only");
+    }
+  }
+}
+
 void parseFeed(const Section& s, std::map<std::string, uint32_t>& names, Config& c) {
-  s.checkKeys(
-      {"name", "type", "source", "tsig_file", "refresh", "action", "max_entries", "max_shrink"});
+  s.checkKeys({"name", "type", "source", "tsig_file", "refresh", "action", "max_entries",
+               "max_shrink", "ca_file", "credentials_file", "max_size"});
   FeedConfig feed;
   feed.name = readName(s, names);
   const std::string label = feed.name.empty() ? s.label() : s.label() + " " + quote(feed.name);
@@ -873,7 +898,12 @@ void parseFeed(const Section& s, std::map<std::string, uint32_t>& names, Config&
   } else if (s.readString("source", feed.source)) {
     checkFeedSource(s, feed);
   }
-  s.readString("tsig_file", feed.tsig_file);
+  if (s.readString("tsig_file", feed.tsig_file) && !feed.tsig_file.empty()) {
+    auto key = fetch::loadTsigKeyFile(feed.tsig_file);  // its errors name FILE:LINE:COL
+    if (!key) {
+      s.diag().add(*s.find("tsig_file"), s.where("tsig_file") + ": " + key.error().detail);
+    }
+  }
   s.readDuration("refresh", true, feed.refresh);
   std::string action;
   if (s.readString("action", action)) {
@@ -883,6 +913,7 @@ void parseFeed(const Section& s, std::map<std::string, uint32_t>& names, Config&
   }
   s.readUnsigned("max_entries", 1, std::numeric_limits<int64_t>::max(), feed.max_entries);
   s.readDouble("max_shrink", 0.0, 1.0, feed.max_shrink);
+  checkFeedHttps(s, feed);
   c.feeds.push_back(std::move(feed));
 }
 

@@ -13,6 +13,7 @@
 #include "threatfeed/core/lists.h"
 #include "threatfeed/core/names.h"
 #include "threatfeed/core/rpz.h"
+#include "threatfeed/fetch/store.h"
 
 namespace steadfast::app {
 namespace {
@@ -87,6 +88,18 @@ void FeedSchedule::done(size_t i, MonoTime now) {
   }
 }
 
+void FeedSchedule::failed(size_t i, MonoTime now, uint32_t failures) {
+  if (i >= due_.size()) {
+    return;
+  }
+  Nanos delay = std::chrono::seconds(2);
+  const Nanos cap = std::min<Nanos>(periods_[i], std::chrono::minutes(5));
+  for (uint32_t k = 1; k < failures && delay < cap; ++k) {
+    delay *= 2;
+  }
+  due_[i] = now + std::min(delay, cap);
+}
+
 std::vector<size_t> FeedSchedule::due(MonoTime now) const {
   std::vector<size_t> out;
   for (size_t i = 0; i < due_.size(); ++i) {
@@ -158,7 +171,8 @@ struct FeedControl::Feed {
   pipeline::FeedStats* stats = nullptr;
   std::string seen_version;  // the copy last looked at, accepted or not
   bool has_accepted = false;
-  std::string accepted;  // bytes of the last accepted copy
+  uint32_t failures = 0;  // fetches failed in a row (the schedule backs off)
+  std::string accepted;   // bytes of the last accepted copy
   uint64_t accepted_size = 0;
 };
 
@@ -191,11 +205,17 @@ void FeedControl::applyConfig(const Config& config) {
     }
     if (f == nullptr) {
       f = std::make_unique<Feed>();
-      f->fetcher = makeFetcher(cfg.source);
-      if (f->fetcher == nullptr) {
-        LOG_WARN("feed '%s': %s sources are not implemented yet; the feed is left out",
-                 cfg.name.c_str(), cfg.source.substr(0, cfg.source.find("://")).c_str());
-      }
+    }
+    // A kept feed keeps its fetcher (an axfr:// one its zone, for IXFR) unless how it fetches
+    // changed.
+    if (f->fetcher == nullptr || f->cfg.ca_file != cfg.ca_file ||
+        f->cfg.credentials_file != cfg.credentials_file || f->cfg.max_size != cfg.max_size ||
+        f->cfg.tsig_file != cfg.tsig_file) {
+      f->fetcher = makeFetcher(cfg);
+    }
+    if (f->fetcher == nullptr) {
+      LOG_WARN("feed '%s': %s sources are not implemented yet; the feed is left out",
+               cfg.name.c_str(), cfg.source.substr(0, cfg.source.find("://")).c_str());
     }
     f->cfg = cfg;
     f->stats = &stats_.feed(cfg.name);
@@ -215,6 +235,7 @@ bool FeedControl::update(Feed& f, bool force) {
     return false;
   }
   auto got = f.fetcher->fetch(f.seen_version, force);
+  f.failures = got ? 0 : f.failures + 1;
   if (!got) {
     f.stats->updates[static_cast<size_t>(pipeline::FeedUpdateResult::Error)].inc();
     LOG_ERROR("feed '%s': %s; %s", f.cfg.name.c_str(), got.error().detail.c_str(),
@@ -226,6 +247,32 @@ bool FeedControl::update(Feed& f, bool force) {
     return false;
   }
   f.seen_version = got->version;
+  return accept(f, *got, false);
+}
+
+void FeedControl::loadStored(Feed& f) {
+  if (f.has_accepted || f.fetcher == nullptr || f.cfg.source.starts_with("file://")) {
+    return;
+  }
+  auto stored = fetch::FeedStore(config_.state.dir).load(f.cfg.name);
+  if (!stored) {
+    LOG_INFO("feed '%s': no stored copy (%s)", f.cfg.name.c_str(), stored.error().detail.c_str());
+    return;
+  }
+  if (stored->meta.source != f.cfg.source) {
+    LOG_INFO("feed '%s': the stored copy is of another source (%s), not used", f.cfg.name.c_str(),
+             stored->meta.source.c_str());
+    return;
+  }
+  FeedPayload p;
+  p.origin = fetch::FeedStore(config_.state.dir).pathOf(f.cfg.name);
+  p.bytes = stored->body;
+  f.fetcher->restore(stored->body);
+  (void)accept(f, p, true);
+}
+
+bool FeedControl::accept(Feed& f, FeedPayload& payload, bool from_store) {
+  FeedPayload* got = &payload;
   threatfeed::FeedEntries entries = parseFeed(f.cfg, got->bytes);
   threatfeed::GuardConfig guard;
   guard.public_suffixes = suffixes_ ? &*suffixes_ : nullptr;
@@ -254,6 +301,17 @@ bool FeedControl::update(Feed& f, bool force) {
         static_cast<unsigned long long>(f.accepted_size),
         f.has_accepted ? "the previous copy keeps blocking" : "nothing blocked yet");
     return false;
+  }
+  if (!from_store && !f.cfg.source.starts_with("file://")) {
+    fetch::StoredFeed copy;
+    copy.meta.source = f.cfg.source;
+    copy.meta.stored_unix =
+        std::chrono::duration_cast<Seconds>(clock_.wallNow().time_since_epoch()).count();
+    copy.body = got->bytes;
+    if (auto st = fetch::FeedStore(config_.state.dir).save(f.cfg.name, copy); !st) {
+      LOG_WARN("feed '%s': the accepted copy is not stored: %s", f.cfg.name.c_str(),
+               st.error().detail.c_str());
+    }
   }
   f.accepted = std::move(got->bytes);
   f.accepted_size = report.accepted;
@@ -333,10 +391,21 @@ void FeedControl::buildAndPublish() {
 void FeedControl::start(const Config& config) {
   applyConfig(config);
   for (auto& f : feeds_) {
+    loadStored(*f);  // before any fetch: a restart with the source down still blocks
     (void)update(*f, true);
   }
+  retryFailed();
   buildAndPublish();
   thread_ = std::thread([this] { threadMain(); });
+}
+
+void FeedControl::retryFailed() {
+  const MonoTime now = clock_.now();
+  for (size_t i = 0; i < feeds_.size(); ++i) {
+    if (feeds_[i]->failures > 0) {
+      schedule_.failed(i, now, feeds_[i]->failures);
+    }
+  }
 }
 
 void FeedControl::reload(const Config& config) {
@@ -387,16 +456,24 @@ void FeedControl::threadMain() {
     if (request.has_value()) {
       if (request->config.has_value()) {
         applyConfig(*request->config);
+        for (auto& f : feeds_) {
+          loadStored(*f);  // a feed added by the reload
+        }
       }
       changed = true;  // a reload may change allow names, actions or the feed list
       for (auto& f : feeds_) {
         changed = update(*f, request->force) || changed;
       }
+      retryFailed();
     } else {
       const MonoTime now = clock_.now();
       for (const size_t i : schedule_.due(now)) {
         changed = update(*feeds_[i], false) || changed;
-        schedule_.done(i, now);
+        if (feeds_[i]->failures > 0) {
+          schedule_.failed(i, now, feeds_[i]->failures);
+        } else {
+          schedule_.done(i, now);
+        }
       }
     }
     if (changed) {
@@ -410,7 +487,7 @@ std::string describeFeedSources(const Config& config) {
   for (const FeedConfig& f : config.feeds) {
     out += "  feed '" + f.name + "': ";
     if (f.source.starts_with("file://")) {
-      auto fetcher = makeFetcher(f.source);
+      auto fetcher = makeFetcher(f);
       auto got = fetcher->fetch("", true);
       if (!got) {
         out += got.error().detail + "\n";

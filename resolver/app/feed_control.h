@@ -42,6 +42,9 @@ class FeedSchedule {
   void reset(const std::vector<Nanos>& periods, MonoTime now);
   /// Marks feed `i` done at `now`: next due one period later.
   void done(size_t i, MonoTime now);
+  /// Feed `i`'s fetch failed for the `failures`-th time in a row at `now`: due again after
+  /// 2 s doubling per failure, capped by its period and 5 minutes.
+  void failed(size_t i, MonoTime now, uint32_t failures);
   /// The feeds due at `now`.
   [[nodiscard]] std::vector<size_t> due(MonoTime now) const;
   /// The earliest due time (MonoTime::max() with no feed).
@@ -94,6 +97,13 @@ class FeedControl {
   void applyConfig(const Config& config);
   /// Fetches, parses and guards feed `f`; true when its accepted copy changed.
   bool update(Feed& f, bool force);
+  /// Parses, guards and (when it passes) takes `got` as the feed's copy; a network feed's copy
+  /// is then saved to the FeedStore.
+  bool accept(Feed& f, FeedPayload& got, bool from_store);
+  /// A network feed not yet serving: its stored copy, before any fetch.
+  void loadStored(Feed& f);
+  /// Feeds whose last fetch failed: due again after their backoff, not a whole period.
+  void retryFailed();
   void buildAndPublish();
 
   pipeline::BlockHolder& holder_;

@@ -25,6 +25,9 @@ struct FeedConfig {
   std::string type;    // rpz | misp | stix | taxii | domains | hosts
   std::string source;  // file://, axfr://, https://
   std::string tsig_file;
+  std::string ca_file;              // https://: PEM trust anchors ("" = the system store)
+  std::string credentials_file;     // https://: `bearer TOKEN` or `basic USER:PASSWORD`
+  uint64_t max_size = 64ULL << 20;  // https://: a larger body aborts the transfer
   Nanos refresh = std::chrono::minutes{5};
   std::string action;
   uint64_t max_entries = 5000000;

@@ -374,6 +374,33 @@ TEST(ConfigErrorTest, OutOfRange) {
           "[[feed]]\nname = \"f\"\ntype = \"domains\"\nsource = \"file:///dev/null\"\n"
           "max_shrink = 1.5\n",
       "test.toml:8:14: 'max_shrink' in [[feed]] must be between 0 and 1, not 1.5");
+  EXPECT_CONFIG_ERROR(
+      std::string(kMinimal) +
+          "[[feed]]\nname = \"f\"\ntype = \"domains\"\nsource = \"file:///dev/null\"\n"
+          "max_size = \"1MiB\"\n",
+      "test.toml:8:12: 'max_size' in [[feed]] applies to https:// sources only");
+  EXPECT_CONFIG_ERROR(
+      std::string(kMinimal) +
+          "[[feed]]\nname = \"f\"\ntype = \"domains\"\nsource = \"https://192.0.2.1/l\"\n"
+          "ca_file = \"/nonexistent/ca.pem\"\n",
+      "test.toml:8:11: 'ca_file' in [[feed]]: cannot read '/nonexistent/ca.pem'");
+}
+
+TEST(ConfigTest, HttpsFeedKeys) {
+  const Config c = parseConfig(
+      std::string(kMinimal) +
+          "[[feed]]\nname = \"f\"\ntype = \"domains\"\nsource = \"https://192.0.2.1/l\"\n"
+          "ca_file = \"/dev/null\"\nmax_size = \"2MiB\"\n",
+      "test.toml");
+  ASSERT_EQ(c.feeds.size(), 1U);
+  EXPECT_EQ(c.feeds[0].ca_file, "/dev/null");
+  EXPECT_EQ(c.feeds[0].max_size, uint64_t{2} << 20U);
+  EXPECT_EQ(c.feeds[0].credentials_file, "");
+  const Config d = parseConfig(std::string(kMinimal) +
+                                   "[[feed]]\nname = \"f\"\ntype = \"domains\"\n"
+                                   "source = \"https://192.0.2.1/l\"\n",
+                               "test.toml");
+  EXPECT_EQ(d.feeds[0].max_size, uint64_t{64} << 20U);
 }
 
 TEST(ConfigErrorTest, BadAddresses) {

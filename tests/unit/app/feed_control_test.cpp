@@ -35,6 +35,25 @@ TEST(FeedSchedule, EachFeedOnItsOwnPeriod) {
   EXPECT_EQ(s.due(clock.now()), (std::vector<size_t>{0, 1}));
 }
 
+TEST(FeedSchedule, FailuresBackOffCappedByPeriodAndFiveMinutes) {
+  test::FakeClock clock;
+  FeedSchedule s;
+  s.reset({minutes{60}, seconds{5}}, clock.now());
+  s.failed(0, clock.now(), 1);
+  EXPECT_EQ(s.next(), clock.now() + seconds{2});
+  s.failed(0, clock.now(), 3);
+  EXPECT_EQ(s.next(), clock.now() + seconds{5});  // feed 1 (period 5 s) is now first
+  s.failed(1, clock.now(), 3);                    // 8 s capped by its 5 s period
+  EXPECT_EQ(s.next(), clock.now() + seconds{5});
+  s.reset({minutes{60}}, clock.now());
+  s.failed(0, clock.now(), 3);
+  EXPECT_EQ(s.next(), clock.now() + seconds{8});
+  s.failed(0, clock.now(), 30);
+  EXPECT_EQ(s.next(), clock.now() + minutes{5});
+  s.done(0, clock.now());  // a success: the whole period again
+  EXPECT_EQ(s.next(), clock.now() + minutes{60});
+}
+
 TEST(FeedSchedule, NoFeedsNeverDue) {
   FeedSchedule s;
   test::FakeClock clock;
