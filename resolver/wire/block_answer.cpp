@@ -27,24 +27,6 @@ constexpr uint32_t kSoaRefresh = 3600;
 constexpr uint32_t kSoaRetry = 600;
 constexpr uint32_t kSoaExpire = 86400;
 
-bool wireNameExact(std::span<const uint8_t> name) noexcept {
-  if (name.empty() || name.size() > kMaxNameWire) {
-    return false;
-  }
-  size_t pos = 0;
-  while (pos < name.size()) {
-    const uint8_t len = name[pos];
-    if (len == 0) {
-      return pos + 1 == name.size();
-    }
-    if (len > kMaxLabel) {
-      return false;
-    }
-    pos += size_t{1} + len;
-  }
-  return false;
-}
-
 bool txtRdataValid(std::span<const uint8_t> rdata) noexcept {
   if (rdata.empty() || rdata.size() > 0xFFFF) {
     return false;
@@ -63,7 +45,7 @@ bool recordUsable(const LocalRecord& r) noexcept {
     case kTypeAaaa:
       return r.rdata.size() == 16;
     case kTypeCname:
-      return wireNameExact(r.rdata);
+      return validWireName(r.rdata);
     case kTypeTxt:
       return txtRdataValid(r.rdata);
     default:

@@ -75,25 +75,6 @@ void writeHeader(uint8_t* p, uint16_t id, uint16_t flags, uint16_t qd, uint16_t 
   writeU16(p + 10, ar);
 }
 
-// An uncompressed wire name of 1..255 octets that ends exactly at its root label.
-bool validWireName(std::span<const uint8_t> name) noexcept {
-  if (name.empty() || name.size() > kMaxNameWire) {
-    return false;
-  }
-  size_t pos = 0;
-  while (pos < name.size()) {
-    const uint8_t len = name[pos];
-    if (len == 0) {
-      return pos + 1 == name.size();
-    }
-    if (len > kMaxLabel) {
-      return false;
-    }
-    pos += size_t{1} + len;
-  }
-  return false;
-}
-
 // Header + question + OPT with TC set (RFC 1035 4.2.1, RFC 6891 7): the client retries
 // over TCP. Keeps the flags already in `buf`.
 size_t writeTruncated(std::span<uint8_t> buf, const Query& q, uint16_t our_udp_size,

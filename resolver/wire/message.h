@@ -134,6 +134,9 @@ struct Query {
 /// Skips a possibly compressed name without copying; same checks as readName.
 [[nodiscard]] bool skipName(std::span<const uint8_t> msg, size_t& pos) noexcept;
 
+/// True for an uncompressed wire name of 1..255 octets that ends exactly at its root label.
+[[nodiscard]] bool validWireName(std::span<const uint8_t> name) noexcept;
+
 /// ASCII lower-casing of a wire-format name (label lengths untouched).
 void lowerName(std::span<const uint8_t> in, uint8_t* out) noexcept;
 

@@ -204,4 +204,22 @@ bool nameFromText(std::string_view text, std::span<uint8_t, kMaxNameWire> out,
   return true;
 }
 
+bool validWireName(std::span<const uint8_t> name) noexcept {
+  if (name.empty() || name.size() > kMaxNameWire) {
+    return false;
+  }
+  size_t pos = 0;
+  while (pos < name.size()) {
+    const uint8_t len = name[pos];
+    if (len == 0) {
+      return pos + 1 == name.size();
+    }
+    if (len > kMaxLabel) {
+      return false;
+    }
+    pos += size_t{1} + len;
+  }
+  return false;
+}
+
 }  // namespace steadfast::wire
